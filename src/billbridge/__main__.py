@@ -1,0 +1,3 @@
+from billbridge.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""Settings: `billbridge.toml`, overridden key by key by `BILLBRIDGE_<SECTION>_<KEY>`.
+
+Every problem is collected and reported at once, naming the key (and the environment variable
+when that is where the value came from), before any command runs. Secret values are held as
+`SecretStr`, so they never show in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from billbridge.domain.subscription import SubscriptionType
+
+DEFAULT_FILE = "billbridge.toml"
+ENV_FILE = "BILLBRIDGE_CONFIG"
+ENV_PREFIX = "BILLBRIDGE_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = Field(default="sqlite:///billbridge.db", repr=False)
+    """May carry a database password, so it is kept out of reprs; show `safe_url` instead."""
+
+    @property
+    def safe_url(self) -> str:
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "(not a database URL)"
+
+
+class AutotaskSettings(_Section):
+    zone_lookup_url: str = "https://webservices.autotask.net/atservicesrest"
+    username: str | None = None
+    secret: SecretStr | None = None
+    integration_code: SecretStr | None = None
+    subscription_udf: str = "Subscription ID"
+    impersonation_resource_id: int | None = None
+    threshold_share: float = Field(default=0.5, gt=0, le=1)
+    """Share of the tenant's hourly request threshold billbridge may use; the rest is left to
+    the other integrations of the tenant."""
+
+    @field_validator("zone_lookup_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+
+class ExportSettings(_Section):
+    product_billing_code: str | None = None
+    subscription_types: tuple[SubscriptionType, ...] = tuple(SubscriptionType)
+    lag_days: int = Field(default=4, ge=0, le=366)
+    check_time: time = time(2, 0)
+    azure_product_name: str = Field(default="Azure Plan", min_length=1)
+    contract_type: str = Field(default="Recurring Service", min_length=1)
+    open_ended_years: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("subscription_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("check_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+            if not match or int(match[1]) > 23 or int(match[2]) > 59:
+                raise ValueError("must be a UTC time HH:MM, e.g. 02:00")
+            return time(int(match[1]), int(match[2]))
+        return value
+
+
+class WebSettings(_Section):
+    admin_password: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    """Key that signs session cookies; random per process when unset (sessions end on restart)."""
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    "database": DatabaseSettings,
+    "autotask": AutotaskSettings,
+    "export": ExportSettings,
+    "web": WebSettings,
+}
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; each problem names its key."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    autotask: AutotaskSettings
+    export: ExportSettings
+    web: WebSettings
+    source: Path | None = None
+    """The settings file that was read, if any."""
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        return cls(DatabaseSettings(), AutotaskSettings(), ExportSettings(), WebSettings())
+
+    @classmethod
+    def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the file (explicit path, `$BILLBRIDGE_CONFIG`, or ./billbridge.toml) and env."""
+        environ = os.environ if environ is None else environ
+        problems: list[str] = []
+        explicit = path or (Path(environ[ENV_FILE]) if environ.get(ENV_FILE) else None)
+        file = explicit or Path(DEFAULT_FILE)
+        data: dict[str, Any] = {}
+        if file.exists():
+            data = _read_toml(file, problems)
+        elif explicit is not None:
+            problems.append(f"{file}: settings file not found")
+        for name in data:
+            if name not in _SECTIONS:
+                problems.append(
+                    f"{name}: unknown section in {file}; expected {', '.join(_SECTIONS)}"
+                )
+        sections: dict[str, Any] = {}
+        for name, model in _SECTIONS.items():
+            raw = data.get(name, {})
+            if not isinstance(raw, dict):
+                problems.append(f"{name}: must be a [{name}] table in {file}")
+                raw = {}
+            values, origins = dict(raw), {key: str(file) for key in raw}
+            for key in model.model_fields:
+                variable = f"{ENV_PREFIX}{name}_{key}".upper()
+                if variable in environ:
+                    values[key] = environ[variable]
+                    origins[key] = variable
+            try:
+                sections[name] = model.model_validate(values)
+            except ValidationError as exc:
+                problems.extend(_describe(name, exc, origins))
+        if problems:
+            raise SettingsError(problems)
+        return cls(source=file if file.exists() else None, **sections)
+
+    def missing(self, *keys: str) -> list[str]:
+        """Problems for each `section.key` that is not set, for commands that need them."""
+        problems = []
+        for dotted in keys:
+            section, key = dotted.split(".")
+            if getattr(getattr(self, section), key) in (None, ""):
+                variable = f"{ENV_PREFIX}{section}_{key}".upper()
+                problems.append(f"{dotted}: is not set (in the settings file or {variable})")
+        return problems
+
+    def require(self, *keys: str) -> None:
+        problems = self.missing(*keys)
+        if problems:
+            raise SettingsError(problems)
+
+    def masked(self) -> dict[str, dict[str, str]]:
+        """Every setting as display text, secrets masked, for `doctor` and the web admin."""
+        shown: dict[str, dict[str, str]] = {}
+        for name in _SECTIONS:
+            section = getattr(self, name)
+            shown[name] = {
+                key: _display(getattr(section, key)) for key in type(section).model_fields
+            }
+        shown["database"]["url"] = self.database.safe_url
+        return shown
+
+
+def _read_toml(file: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{file}: not valid TOML: {exc}")
+    except OSError as exc:
+        problems.append(f"{file}: cannot be read: {exc.strerror or exc}")
+    return {}
+
+
+def _describe(section: str, error: ValidationError, origins: Mapping[str, str]) -> list[str]:
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        key = str(item["loc"][0]) if item["loc"] else ""
+        origin = origins.get(key)
+        where = f" (from {origin})" if origin else ""
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append(f"{section}.{key}: {message}{where}")
+    return problems
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else "(not set)"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return str(value)

@@ -1,0 +1,30 @@
+"""Money and quantities: always `Decimal`, rounded once, half-up, where the FAQ says so."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Round to cents, half-up (0.005 -> 0.01), as invoices are rounded."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def canonical(amount: Decimal) -> str:
+    """One spelling per value: `canonical(Decimal("1.50")) == canonical(Decimal("15E-1")) == "1.5"`.
+
+    Used wherever a value is hashed or compared as text, so that a file that writes `7.1E-05`
+    and one that writes `0.000071` describe the same report.
+    """
+    if amount.is_zero():
+        return "0"
+    # Not Decimal.normalize(): it rounds to the context's 28 digits.
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int), "only finite amounts have a spelling"
+    kept = list(digits)
+    while kept[-1] == 0 and exponent < 0:
+        kept.pop()
+        exponent += 1
+    return format(Decimal((sign, tuple(kept), exponent)), "f")

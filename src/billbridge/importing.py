@@ -1,0 +1,118 @@
+"""The import commands' work: read every file, check against the store, save in one transaction.
+
+A command stores all of its files or nothing: the readers collect every problem first, and the
+store is written only when there are none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from billbridge.sources.organizations import read_organizations
+from billbridge.sources.partner_center import read_partner_center
+from billbridge.sources.price_list import read_price_list
+from billbridge.sources.problems import ProblemLog
+from billbridge.sources.reports import LocatedReport, collect_reports
+from billbridge.store import Store, UnitOfWork
+from billbridge.store.counts import ChangeCounts
+from billbridge.store.reports import SaveOutcome
+
+
+@dataclass(slots=True)
+class ReportCounts:
+    created: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    report_ids: list[str] = field(default_factory=list)
+
+    def add(self, outcome: SaveOutcome) -> None:
+        if outcome is SaveOutcome.CREATED:
+            self.created += 1
+        elif outcome is SaveOutcome.CORRECTED:
+            self.corrected += 1
+        else:
+            self.unchanged += 1
+
+    def __str__(self) -> str:
+        return f"{self.created} new, {self.corrected} corrected, {self.unchanged} unchanged"
+
+
+def import_organizations(store: Store, paths: Sequence[Path]) -> ChangeCounts:
+    organizations = read_organizations(paths)
+    with store.transaction() as uow:
+        return uow.organizations.upsert(organizations, keep_links=False)
+
+
+def import_price_list(store: Store, paths: Sequence[Path]) -> ChangeCounts:
+    items = read_price_list(paths)
+    with store.transaction() as uow:
+        return uow.price_list.upsert(items)
+
+
+def import_reports(store: Store, paths: Sequence[Path]) -> ReportCounts:
+    """Save the reports of the files, or none of them.
+
+    Unknown organizations are reported together with the files' own problems, so one run
+    shows everything there is to fix.
+    """
+    log = ProblemLog()
+    located = collect_reports(paths, log)
+    with store.transaction() as uow:
+        known = uow.organizations.get_many(r.report.organization_id for r in located)
+        for r in located:
+            if r.report.organization_id not in known:
+                log.add(
+                    r.file,
+                    r.line,
+                    "organization_id",
+                    f"unknown organization '{r.report.organization_id}'; import it first"
+                    " with `billbridge import organizations`",
+                )
+        log.raise_if_any()
+        return _save_reports(uow, located, paths)
+
+
+@dataclass(slots=True)
+class PartnerCenterCounts:
+    organizations: ChangeCounts
+    reports: ReportCounts
+    warnings: list[str]
+
+
+def import_partner_center(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    generated_on: date,
+    azure_markup: Decimal | None = None,
+    license_markup: Decimal | None = None,
+) -> PartnerCenterCounts:
+    """Organizations (by tenant id, never touching their links) and reports from Partner Center."""
+    with store.transaction() as uow:
+        price_list = {item.sku: item for item in uow.price_list.all()}
+    result = read_partner_center(
+        paths,
+        generated_on=generated_on,
+        azure_markup=azure_markup,
+        license_markup=license_markup,
+        price_list=price_list,
+    )
+    with store.transaction() as uow:
+        organizations = uow.organizations.upsert(result.organizations, keep_links=True)
+        counts = _save_reports(uow, result.reports, paths)
+    return PartnerCenterCounts(organizations, counts, list(result.warnings))
+
+
+def _save_reports(
+    uow: UnitOfWork, located: Sequence[LocatedReport], paths: Sequence[Path]
+) -> ReportCounts:
+    counts = ReportCounts()
+    source = ", ".join(p.name for p in paths)
+    for item in located:
+        counts.add(uow.reports.save(item.report, source=source))
+        counts.report_ids.append(item.report.report_id)
+    return counts

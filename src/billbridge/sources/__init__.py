@@ -1,0 +1,1 @@
+"""Readers that turn outside files into domain objects, with `FILE:LINE: column: problem` errors."""

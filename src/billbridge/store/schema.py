@@ -1,0 +1,106 @@
+"""The tables. Changing them means adding an Alembic migration under `migrations/versions/`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from billbridge.store.types import ExactDecimal, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("organization_id", String(200), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("domain", String(500)),
+    Column("autotask_company_id", BigInteger),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+price_list_items = Table(
+    "price_list_items",
+    metadata,
+    Column("sku", String(500), primary_key=True),
+    Column("product_name", String(500), nullable=False),
+    Column("subscription_type", String(20), nullable=False),
+    Column("unit_cost", ExactDecimal, nullable=False),
+    Column("unit_price", ExactDecimal, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("billing_frequency", String(20)),
+    Column("term", String(10)),
+    Column("description", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("report_id", String(500), primary_key=True),
+    Column("organization_id", String(200), nullable=False, index=True),
+    Column("current_revision", Integer, nullable=False),
+    Column("generated_on", Date, nullable=False, index=True),
+    Column("content_hash", String(64), nullable=False),
+)
+
+report_revisions = Table(
+    "report_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_id", String(500), ForeignKey("reports.report_id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("organization_id", String(200), nullable=False),
+    Column("generated_on", Date, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    UniqueConstraint("report_id", "revision"),
+)
+
+report_lines = Table(
+    "report_lines",
+    metadata,
+    Column(
+        "revision_id",
+        Integer,
+        ForeignKey("report_revisions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("subscription_id", String(500), nullable=False),
+    Column("subscription_type", String(20), nullable=False),
+    Column("sku", String(500), nullable=False),
+    Column("product_name", String(500), nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("unit_cost", ExactDecimal, nullable=False),
+    Column("unit_price", ExactDecimal, nullable=False),
+    Column("subscription_start", Date),
+    Column("subscription_end", Date),
+    Column("charge_start", Date),
+    Column("charge_end", Date),
+    Column("usage_quantity", ExactDecimal),
+    Column("usage_unit", String(100)),
+)

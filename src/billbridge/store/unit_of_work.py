@@ -1,0 +1,22 @@
+"""A transaction's repositories, created together on one connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from billbridge.store.organizations import OrganizationRepository
+from billbridge.store.price_list import PriceListRepository
+from billbridge.store.reports import ReportRepository
+
+
+class UnitOfWork:
+    """Everything read or written in one transaction of the store."""
+
+    def __init__(self, connection: Connection, clock: Callable[[], datetime]) -> None:
+        self.connection = connection
+        self.organizations = OrganizationRepository(connection, clock)
+        self.price_list = PriceListRepository(connection, clock)
+        self.reports = ReportRepository(connection, clock)

@@ -1,0 +1,161 @@
+"""The state store, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import inspect, text
+
+from billbridge.domain.organization import Organization
+from billbridge.domain.price_list import PriceListItem
+from billbridge.domain.report import BillingReport, ReportLine
+from billbridge.domain.subscription import SubscriptionType
+from billbridge.store import Store
+from billbridge.store.database import StoreError
+from billbridge.store.reports import SaveOutcome
+
+
+def a_report(quantity: str = "10", report_id: str = "r1") -> BillingReport:
+    return BillingReport(
+        report_id=report_id,
+        organization_id="org-1",
+        generated_on=date(2026, 10, 6),
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
+        currency="USD",
+        lines=(
+            ReportLine(
+                "sub-1",
+                SubscriptionType.CSP365,
+                "CFQ7TTC0LH18:0001",
+                "Microsoft 365 Business Basic",
+                Decimal(quantity),
+                Decimal("5.40"),
+                Decimal("6.00"),
+                subscription_start=date(2026, 3, 1),
+                subscription_end=date(2027, 2, 28),
+            ),
+            ReportLine(
+                "az-1",
+                SubscriptionType.AZURE,
+                "meter-blob",
+                "Blob Storage",
+                Decimal("7.10833E-05"),
+                Decimal("0.0184"),
+                Decimal("0.02"),
+                usage_quantity=Decimal("12.5"),
+                usage_unit="GB",
+            ),
+        ),
+    )
+
+
+def test_migrations_are_applied_on_first_use(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"organizations", "price_list_items", "reports", "report_revisions"} <= tables
+    with store.engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0001"
+    Store(store.url).close()  # opening an up-to-date store again is a no-op
+
+
+def test_report_round_trips_exactly(store: Store) -> None:
+    report = a_report()
+    with store.transaction() as uow:
+        assert uow.reports.save(report, source="r.csv") is SaveOutcome.CREATED
+    with store.transaction() as uow:
+        stored = uow.reports.get("r1")
+    assert stored is not None
+    assert stored.report == report
+    assert stored.report.lines[1].quantity.as_tuple() == Decimal("7.10833E-05").as_tuple()
+    assert stored.revision == 1 and stored.content_hash == report.content_hash
+    assert stored.imported_at.tzinfo is not None
+
+
+def test_same_content_is_unchanged_and_new_content_is_a_revision(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.reports.save(a_report(), source="a.csv")
+    with store.transaction() as uow:
+        assert uow.reports.save(a_report(), source="a.csv") is SaveOutcome.UNCHANGED
+        assert uow.reports.save(a_report("12"), source="b.csv") is SaveOutcome.CORRECTED
+    with store.transaction() as uow:
+        current = uow.reports.get("r1")
+        first = uow.reports.get("r1", revision=1)
+        history = uow.reports.revisions("r1")
+    assert current is not None and first is not None
+    assert current.revision == 2 and current.report.lines[0].quantity == Decimal("12")
+    assert first.report.lines[0].quantity == Decimal("10")
+    assert [(h.revision, h.line_count) for h in history] == [(1, 2), (2, 2)]
+
+
+def test_summaries_filter_by_generated_date(store: Store) -> None:
+    later = replace(a_report(report_id="r2"), generated_on=date(2026, 11, 6))
+    with store.transaction() as uow:
+        uow.reports.save(a_report(), source="a")
+        uow.reports.save(later, source="a")
+        due = uow.reports.summaries(generated_on_or_before=date(2026, 10, 10))
+    assert [s.report_id for s in due] == ["r1"]
+    assert due[0].line_count == 2
+
+
+def test_a_failed_transaction_stores_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as uow:
+        uow.reports.save(a_report(), source="a")
+        raise RuntimeError("boom")
+    with store.transaction() as uow:
+        assert uow.reports.get("r1") is None
+
+
+def test_organization_upsert_keeps_links(store: Store) -> None:
+    with store.transaction() as uow:
+        counts = uow.organizations.upsert(
+            [Organization("org-1", "Contoso", "contoso.com", 101), Organization("org-2", "Fab")],
+            keep_links=False,
+        )
+    assert (counts.created, counts.updated, counts.unchanged) == (2, 0, 0)
+    with store.transaction() as uow:
+        # A file without company ids keeps the link; a new name is an update.
+        counts = uow.organizations.upsert(
+            [Organization("org-1", "Contoso Ltd", "contoso.com"), Organization("org-2", "Fab")],
+            keep_links=False,
+        )
+        assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 1)
+        # A source such as Partner Center never touches links or the active flag.
+        uow.organizations.upsert(
+            [Organization("org-2", "Fabrikam", None, 999, active=True)], keep_links=True
+        )
+        assert uow.organizations.link("org-2", 202)
+        assert not uow.organizations.link("nobody", 1)
+    with store.transaction() as uow:
+        orgs = {o.organization_id: o for o in uow.organizations.all()}
+    assert orgs["org-1"] == Organization("org-1", "Contoso Ltd", "contoso.com", 101)
+    assert orgs["org-2"].autotask_company_id == 202
+    assert orgs["org-2"].name == "Fabrikam"
+
+
+def test_price_list_upsert(store: Store) -> None:
+    item = PriceListItem(
+        "SKU-1", "Microsoft 365 E3", SubscriptionType.CSP365, Decimal("33.6"), Decimal("36"), "USD"
+    )
+    with store.transaction() as uow:
+        assert uow.price_list.upsert([item]).created == 1
+    with store.transaction() as uow:
+        assert uow.price_list.upsert([item]).unchanged == 1
+        assert uow.price_list.upsert([replace(item, unit_price=Decimal("39"))]).updated == 1
+        assert uow.price_list.get_many(["SKU-1", "nope"])["SKU-1"].unit_price == Decimal("39")
+
+
+def test_bad_database_url_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="database.url is not a database URL"):
+        Store("not a url")
+
+
+@pytest.mark.postgres
+def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store("postgresql+psycopg://billbridge:hunter2@127.0.0.1:1/x?connect_timeout=2")
+    assert "cannot open the state store" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
