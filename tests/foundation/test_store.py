@@ -149,7 +149,7 @@ def test_price_list_upsert(store: Store) -> None:
 
 
 def test_bad_database_url_is_a_clear_error() -> None:
-    with pytest.raises(StoreError, match="database.url is not a database URL"):
+    with pytest.raises(StoreError, match=r"database\.url is not a database URL"):
         Store("not a url")
 
 
