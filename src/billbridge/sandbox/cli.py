@@ -1,0 +1,138 @@
+"""`billbridge sandbox`: run the Autotask-compatible sandbox, or Approve & Post its charges.
+
+The lead registers this Typer app with `app.add_typer(sandbox_cli.app, name="sandbox")`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from billbridge.sandbox.faults import FaultSpec
+from billbridge.sandbox.options import SandboxOptions
+from billbridge.sandbox.seed import INTEGRATION_CODE, SECRET, USERNAME
+from billbridge.sandbox.server import approve_and_post, uvicorn_config
+from billbridge.sandbox.store import StoreError
+
+app = typer.Typer(
+    help="The Autotask-compatible sandbox tenant (see docs/sandbox.md).",
+    add_completion=False,
+)
+
+
+def _faults(value: str | None) -> FaultSpec | None:
+    if value is None:
+        return None
+    try:
+        return FaultSpec.parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--faults'") from None
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+class _ForegroundServer(uvicorn.Server):
+    """uvicorn, except that SIGINT/SIGTERM end the command cleanly (exit status 0) instead of
+    being re-raised after the graceful shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+@app.callback(invoke_without_command=True)
+def sandbox(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="SQLite file keeping the tenant across restarts (default: memory)."
+    ),
+    latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Added to every request."),
+    faults: str | None = typer.Option(
+        None,
+        "--faults",
+        help="e.g. error500=0.05,lost=0.02,throttle=0.02,seed=7 (also retry_after=SECONDS).",
+    ),
+) -> None:
+    """Serve the sandbox in the foreground until Ctrl-C or SIGTERM."""
+    if ctx.invoked_subcommand is not None:
+        return
+    options = SandboxOptions(
+        host=host, port=port, data=data, latency_ms=latency_ms, faults=_faults(faults)
+    )
+    try:
+        config = uvicorn_config(options)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    actual = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{actual}/atservicesrest"
+    typer.echo(f"Autotask sandbox at {base}/v1.0/")
+    typer.echo(f"  zone_lookup_url  = {base}")
+    typer.echo(f"  username         = {USERNAME}")
+    typer.echo(f"  secret           = {SECRET}")
+    typer.echo(f"  integration_code = {INTEGRATION_CODE}")
+    typer.echo(f"  data             = {data if data else 'memory (lost on exit)'}")
+    if latency_ms or options.faults:
+        typer.echo(f"  latency {latency_ms} ms, faults {options.faults or 'none'}")
+    typer.echo("Stop with Ctrl-C.")
+    _ForegroundServer(config).run(sockets=[sock])
+    config.app.state.runtime.close()  # type: ignore[union-attr]
+    typer.echo("Sandbox stopped.")
+
+
+@app.command("approve-and-post")
+def approve_and_post_command(
+    data: Path = typer.Option(..., "--data", help="The sandbox's SQLite data file."),
+    through: str | None = typer.Option(
+        None, "--through", help="Only charges purchased on or before this date (YYYY-MM-DD)."
+    ),
+) -> None:
+    """Mark the sandbox's unbilled charges billed (isBilled), as Autotask's Approve & Post."""
+    cutoff = _date(through)
+    try:
+        count = approve_and_post(data, cutoff)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    scope = f" purchased on or before {cutoff.isoformat()}" if cutoff else ""
+    typer.echo(f"{count} charge(s){scope} marked billed.")
