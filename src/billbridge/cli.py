@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from billbridge import __version__
+from billbridge.autotask import AuthenticationError, AutotaskError
 from billbridge.config import Settings, SettingsError
+from billbridge.sandbox import cli as sandbox_cli
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
 from billbridge.store.database import StoreError
@@ -39,6 +42,7 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
+app.add_typer(sandbox_cli.app, name="sandbox")
 
 
 @dataclass
@@ -242,3 +246,324 @@ def import_partner_center_command(
 
 def main() -> None:
     app()
+
+
+# -- plan, export, runs --------------------------------------------------------------------------
+
+ReportIds = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Reports to export (default with --due: every due report).",
+        show_default=False,
+        metavar="[REPORT_ID]...",
+    ),
+]
+DueOption = Annotated[bool, typer.Option("--due", help="Add every report due on --today.")]
+TodayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--today", help="The day --due is computed for (default: today, UTC).", metavar="DATE"
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+@contextmanager
+def export_errors() -> Iterator[None]:
+    """Map what stops a plan or an export to a message and an exit status."""
+    from billbridge.export.engine import SelectionError
+    from billbridge.export.errors import ExportSetupError
+    from billbridge.linking import LinkError
+    from billbridge.store.database import StoreBusyError
+
+    try:
+        yield
+    except SettingsError as exc:
+        fail_settings(exc)
+    except SelectionError as exc:
+        fail(str(exc))
+    except ExportSetupError as exc:
+        fail(f"nothing was written: {exc}")
+    except StoreBusyError as exc:
+        fail(f"{exc}; try again when it has finished", EXIT_PARTLY_FAILED)
+    except LinkError as exc:
+        fail(str(exc))
+    except AuthenticationError as exc:
+        fail(f"Autotask refused the credentials: {exc}")
+    except AutotaskError as exc:
+        fail(f"Autotask: {exc}", EXIT_PARTLY_FAILED)
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    report_ids: ReportIds = None,
+    due: DueOption = False,
+    today: TodayOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show every operation an export would perform; writes nothing in Autotask or the store."""
+    from billbridge.export.connection import client_from_settings
+    from billbridge.export.engine import ExportEngine, Selection
+    from billbridge.render import run_result
+
+    app_context = context(ctx)
+    day = _parse_date(today) if today else datetime.now(UTC).date()
+    with export_errors():
+        settings = app_context.settings()
+        with client_from_settings(settings) as client:
+            engine = ExportEngine(app_context.store(), settings, client)
+            result = engine.plan(Selection(tuple(report_ids or ()), due, day))
+    if as_json:
+        out.print_json(json.dumps(result.to_json()))
+    else:
+        if not result.reports:
+            out.print("nothing is due")
+        else:
+            run_result(out, result, planned=True)
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    report_ids: ReportIds = None,
+    due: DueOption = False,
+    today: TodayOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export reports into Autotask; exit 1 when a report failed or a conflict needs you."""
+    from billbridge.export.connection import client_from_settings
+    from billbridge.export.engine import ExportEngine, Selection
+    from billbridge.render import run_result
+
+    app_context = context(ctx)
+    day = _parse_date(today) if today else datetime.now(UTC).date()
+    with export_errors():
+        settings = app_context.settings()
+        with client_from_settings(settings) as client, progress_bar("exporting") as progress:
+            engine = ExportEngine(app_context.store(), settings, client)
+            result = engine.export(
+                Selection(tuple(report_ids or ()), due, day), trigger="cli", on_progress=progress
+            )
+    if as_json:
+        out.print_json(json.dumps(result.to_json()))
+    elif not result.reports:
+        out.print("nothing is due")
+    else:
+        run_result(out, result, planned=False)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("runs")
+def runs_command(
+    ctx: typer.Context,
+    run_id: Annotated[
+        int | None, typer.Argument(help="Show one run in full.", show_default=False)
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many recent runs to list.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Export history, and per-report results of one run."""
+    from billbridge.render import run_detail, runs_table
+    from billbridge.run_views import run_detail_json, run_summary_json
+
+    store = context(ctx).store()
+    with store.transaction() as uow:
+        if run_id is None:
+            runs = uow.runs.recent(limit)
+            if as_json:
+                out.print_json(json.dumps({"runs": [run_summary_json(r) for r in runs]}))
+            elif runs:
+                runs_table(out, runs)
+            else:
+                out.print("no exports yet")
+            return
+        detail = uow.runs.get(run_id)
+    if detail is None:
+        fail(f"there is no run {run_id}")
+    if as_json:
+        out.print_json(json.dumps(run_detail_json(detail)))
+    else:
+        run_detail(out, detail)
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.command("demo")
+def demo_command(
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep",
+            help="Keep the demo's state store and sandbox tenant in this folder.",
+            file_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Start the sandbox in-process, import the bundled sample data, export it, show what landed."""
+    from billbridge.demo import run_demo
+
+    raise typer.Exit(run_demo(out, keep))
+
+
+# -- doctor and company links ---------------------------------------------------------------------
+
+
+@app.command("doctor")
+def doctor_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check settings, credentials, zone, billing code, the contract UDF and company links."""
+    from billbridge.doctor import exit_status, run_doctor
+
+    app_context = context(ctx)
+    with export_errors():
+        checks = run_doctor(
+            app_context.settings(), app_context.store(), today=datetime.now(UTC).date()
+        )
+    if as_json:
+        out.print_json(json.dumps({"checks": [_check_json(c) for c in checks]}))
+    else:
+        marks = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[bold red]fail[/]"}
+        for check in checks:
+            out.print(f"{marks[check.status]} {check.name}: {check.detail}", highlight=False)
+            if check.fix:
+                out.print(f"      -> {check.fix}", style="dim", highlight=False)
+    raise typer.Exit(exit_status(checks))
+
+
+def _check_json(check: Any) -> dict[str, Any]:
+    return {"name": check.name, "status": check.status, "detail": check.detail, "fix": check.fix}
+
+
+@app.command("map")
+def map_command(
+    ctx: typer.Context,
+    organization_id: Annotated[
+        str | None, typer.Argument(help="Organization to link.", show_default=False)
+    ] = None,
+    company_id: Annotated[
+        str | None,
+        typer.Argument(help="Autotask company id, or 'none' to unlink.", show_default=False),
+    ] = None,
+    suggest_links: Annotated[
+        bool, typer.Option("--suggest", help="Rank likely companies for unlinked organizations.")
+    ] = False,
+    apply_exact: Annotated[
+        bool,
+        typer.Option(
+            "--apply-exact",
+            help="Link every unlinked organization with exactly one exact name or domain match.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Link organizations to Autotask companies: one by id, or from ranked suggestions."""
+    from billbridge.linking import apply_exact_links, link_one, suggestions_for_unlinked
+    from billbridge.render import suggestions_table
+
+    app_context = context(ctx)
+    chosen = sum((organization_id is not None, suggest_links, apply_exact))
+    if chosen != 1:
+        fail("give ORG_ID COMPANY_ID, or --suggest, or --apply-exact")
+    with export_errors():
+        settings = app_context.settings()
+        store = app_context.store()
+        if organization_id is not None:
+            if company_id is None:
+                fail("give the company id to link to (or 'none' to unlink)")
+            target = None if company_id.lower() == "none" else _company_id(company_id)
+            message = link_one(store, settings, organization_id, target)
+            out.print(message)
+            return
+        if suggest_links:
+            rows = suggestions_for_unlinked(store, settings)
+            if as_json:
+                out.print_json(
+                    json.dumps({"suggestions": [_suggestion_json(o, s) for o, s in rows]})
+                )
+            elif rows:
+                suggestions_table(out, rows)
+            else:
+                out.print("every active organization is linked")
+            return
+        linked = apply_exact_links(store, settings)
+        if as_json:
+            out.print_json(
+                json.dumps(
+                    {
+                        "linked": [
+                            {"organization_id": o.organization_id, "company_id": c.id}
+                            for o, c in linked
+                        ]
+                    }
+                )
+            )
+        else:
+            for organization, company in linked:
+                who = f"{organization.name} ({organization.organization_id})"
+                out.print(f"linked {who} to {company.name} ({company.id})")
+            out.print(f"{len(linked)} organization(s) linked by an exact name or domain match")
+
+
+def _company_id(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise typer.BadParameter(f"'{text}' is not a company id")
+    return int(text)
+
+
+def _suggestion_json(organization: Any, suggestions: Any) -> dict[str, Any]:
+    return {
+        "organization_id": organization.organization_id,
+        "name": organization.name,
+        "domain": organization.domain,
+        "candidates": [
+            {
+                "company_id": s.company_id,
+                "company_name": s.company_name,
+                "score": s.score,
+                "exact": s.exact,
+                "reason": s.reason,
+            }
+            for s in suggestions
+        ],
+    }
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address of the web admin.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port of the web admin.", min=1, max=65535)
+    ] = 8080,
+) -> None:
+    """The web admin and the daily check (at export.check_time, UTC) in one process."""
+    from billbridge.web.server import serve
+
+    app_context = context(ctx)
+    settings = app_context.settings()
+    if settings.missing("web.admin_password"):
+        fail_settings(SettingsError(settings.missing("web.admin_password")))
+    with export_errors():
+        serve(settings, app_context.store(), host=host, port=port, console=err)

@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from billbridge.domain.organization import Organization
@@ -14,7 +16,7 @@ from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.report import BillingReport, ReportLine
 from billbridge.domain.subscription import SubscriptionType
 from billbridge.store import Store
-from billbridge.store.database import StoreError
+from billbridge.store.database import MIGRATIONS, StoreError
 from billbridge.store.reports import SaveOutcome
 
 
@@ -58,7 +60,9 @@ def test_migrations_are_applied_on_first_use(store: Store) -> None:
     assert {"organizations", "price_list_items", "reports", "report_revisions"} <= tables
     with store.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert version == ScriptDirectory.from_config(config).get_current_head()
     Store(store.url).close()  # opening an up-to-date store again is a no-op
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -23,6 +27,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class StoreError(Exception):
     """The state store cannot be opened or used (a fatal error: fix the setting or the server)."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the lock asked for (e.g. another export is running)."""
 
 
 def utc_now() -> datetime:
@@ -40,6 +48,8 @@ class Store:
         self.url = url
         self.clock = clock
         self.engine = _create_engine(url)
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
         self.migrate()
 
     def migrate(self) -> None:
@@ -67,6 +77,63 @@ class Store:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         with self.engine.begin() as connection:
             yield UnitOfWork(connection, self.clock)
+
+    @contextmanager
+    def exclusive(self, name: str, *, wait_s: float = 0.0) -> Iterator[None]:
+        """Hold a lock that only one process (and thread) using this store can hold.
+
+        Exports take it so that two of them (the daily check and a click in the web admin, or
+        two workers on one PostgreSQL) never write the same records at once. On PostgreSQL it
+        is an advisory lock; on SQLite a lock on a file beside the database.
+        """
+        deadline = time.monotonic() + wait_s
+        with self._guard:
+            lock = self._thread_locks.setdefault(name, threading.Lock())
+        acquired = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
+        if not acquired:
+            raise StoreBusyError(f"another {name} is running in this process")
+        try:
+            with self._process_lock(name, deadline):
+                yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _process_lock(self, name: str, deadline: float) -> Iterator[None]:
+        if self.engine.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            with self.engine.connect() as connection:
+                while not connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": key}
+                ).scalar():
+                    if time.monotonic() >= deadline:
+                        raise StoreBusyError(f"another {name} is running on this database")
+                    time.sleep(0.2)
+                connection.commit()
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+            return
+        database = make_url(self.url).database or ""
+        if database in ("", ":memory:"):
+            yield  # one process only: the thread lock is enough
+            return
+        path = Path(f"{Path(database).expanduser()}.{name}.lock")
+        with path.open("a+") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreBusyError(f"another {name} is running on {database}") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -98,5 +165,9 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL with synchronous=NORMAL survives a crash of billbridge (the failure that matters to
+    # the journal); only a power loss may drop the last commits, and exports never rely on
+    # the journal alone: they find records in Autotask by key.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -103,4 +104,76 @@ report_lines = Table(
     Column("charge_end", Date),
     Column("usage_quantity", ExactDecimal),
     Column("usage_unit", String(100)),
+)
+
+# -- export state: runs and their journal, what was exported, the key map cache ---------------
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("trigger", String(20), nullable=False),
+    Column("today", Date),
+    Column("status", String(20), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("created", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("conflicts", Integer, nullable=False, default=0),
+    Column("failed_reports", Integer, nullable=False, default=0),
+    Column("requests", Integer, nullable=False, default=0),
+)
+
+run_reports = Table(
+    "run_reports",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("report_id", String(500), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("organization_id", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("warnings", Text, nullable=False, default="[]"),
+)
+
+run_operations = Table(
+    "run_operations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("report_id", String(500), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("entity", String(30), nullable=False),
+    Column("key", String(1000), nullable=False),
+    Column("autotask_id", BigInteger),
+    Column("changes", Text, nullable=False),
+    Column("reason", Text),
+    Column("state", String(20), nullable=False),
+    Column("error", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_run_operations_run_id", "run_id", "position"),
+    Index("ix_run_operations_state", "state"),
+)
+
+report_exports = Table(
+    "report_exports",
+    metadata,
+    Column("report_id", String(500), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("exported_at", UTCDateTime, nullable=False),
+)
+
+key_map = Table(
+    "key_map",
+    metadata,
+    Column("entity", String(30), primary_key=True),
+    Column("key", String(1000), primary_key=True),
+    Column("autotask_id", BigInteger, nullable=False),
+    Column("report_id", String(500)),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from billbridge.store.export_state import ExportStateRepository
 from billbridge.store.organizations import OrganizationRepository
 from billbridge.store.price_list import PriceListRepository
 from billbridge.store.reports import ReportRepository
+from billbridge.store.runs import RunRepository
 
 
 class UnitOfWork:
@@ -20,3 +22,5 @@ class UnitOfWork:
         self.organizations = OrganizationRepository(connection, clock)
         self.price_list = PriceListRepository(connection, clock)
         self.reports = ReportRepository(connection, clock)
+        self.runs = RunRepository(connection, clock)
+        self.exports = ExportStateRepository(connection, clock)

@@ -1,0 +1,196 @@
+"""`billbridge demo`: a provider's month-end, start to finish, against the in-process sandbox.
+
+It plays what a new user does in their first hour: the sandbox tenant gets the provider's
+customer companies (as they would already exist in Autotask), billbridge imports the bundled
+organizations, price list and two months of reports, links organizations to companies by exact
+name, shows the plan, exports, exports again (nothing is written twice), and prints what landed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from billbridge.autotask import AutotaskClient, F
+from billbridge.config import (
+    AutotaskSettings,
+    DatabaseSettings,
+    ExportSettings,
+    Settings,
+    WebSettings,
+)
+from billbridge.export.connection import client_from_settings
+from billbridge.export.engine import ExportEngine, Selection
+from billbridge.importing import import_organizations, import_price_list, import_reports
+from billbridge.render import run_result, summary_line
+from billbridge.sandbox import SandboxOptions, start_in_background
+from billbridge.store import Store
+
+DATA = resources.files("billbridge") / "demo_data"
+# Coho Winery has no company in Autotask yet: its reports are skipped as unmapped.
+WITHOUT_COMPANY = {"Coho Winery"}
+
+
+def demo_files() -> dict[str, Path]:
+    names = ("organizations.csv", "price-list.csv", "reports-2026-09.csv", "reports-2026-10.csv")
+    return {name: Path(str(DATA / name)) for name in names}
+
+
+def run_demo(console: Console, keep: Path | None = None) -> int:
+    workdir = keep or Path(tempfile.mkdtemp(prefix="billbridge-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    sandbox_data = workdir / "sandbox.db" if keep else None
+    with start_in_background(SandboxOptions(port=0, data=sandbox_data)) as sandbox:
+        settings = Settings(
+            database=DatabaseSettings(url=f"sqlite:///{workdir / 'billbridge.db'}"),
+            autotask=AutotaskSettings(
+                zone_lookup_url=sandbox.zone_lookup_url,
+                username=sandbox.username,
+                secret=SecretStr(sandbox.secret),
+                integration_code=SecretStr(sandbox.integration_code),
+            ),
+            export=ExportSettings(product_billing_code="Microsoft Licensing"),
+            web=WebSettings(),
+        )
+        console.rule("billbridge demo")
+        console.print(f"Autotask sandbox at {sandbox.base_url} (user {sandbox.username})")
+        console.print(f"state store: {workdir / 'billbridge.db'}")
+        store = Store(settings.database.url)
+        try:
+            with client_from_settings(settings) as client:
+                return _play(console, store, settings, client)
+        finally:
+            store.close()
+
+
+def _play(console: Console, store: Store, settings: Settings, client: AutotaskClient) -> int:
+    files = demo_files()
+    console.rule("1. The Autotask tenant has the provider's customers as companies")
+    companies = _ensure_companies(client, files["organizations.csv"])
+    console.print(f"{len(companies)} companies in Autotask")
+
+    console.rule("2. Import organizations, price list and two months of reports")
+    console.print(f"organizations: {import_organizations(store, [files['organizations.csv']])}")
+    console.print(f"price list: {import_price_list(store, [files['price-list.csv']])}")
+    reports = import_reports(store, [files["reports-2026-09.csv"], files["reports-2026-10.csv"]])
+    console.print(f"reports: {reports}")
+
+    console.rule("3. Link organizations to companies by exact name")
+    linked = _link_by_name(store, companies)
+    console.print(f"linked {linked} organizations; Coho Winery has no company yet")
+
+    engine = ExportEngine(store, settings, client)
+    september_check, october_check = date(2026, 10, 10), date(2026, 11, 10)
+    console.rule(f"4. Plan for the daily check of {september_check}: nothing is written yet")
+    plan = engine.plan(Selection(due=True, today=september_check))
+    console.print(summary_line(plan, planned=True))
+
+    console.rule(f"5. Daily check of {september_check}: September's reports are due")
+    first = engine.export(Selection(due=True, today=september_check), trigger="demo")
+    run_result(console, first, planned=False)
+
+    console.rule(f"6. Daily check of {october_check}: October, with a renewal and seat changes")
+    second = engine.export(Selection(due=True, today=october_check), trigger="demo")
+    run_result(console, second, planned=False)
+
+    console.rule("7. Export everything again: exactly once, nothing is written twice")
+    again = engine.export(Selection(tuple(reports.report_ids)), trigger="demo")
+    console.print(summary_line(again, planned=False))
+
+    console.rule("8. What landed in Autotask")
+    _show_tenant(console, client)
+    skipped = [r for r in second.reports if r.status == "skipped"]
+    for report in skipped:
+        console.print(f"skipped {report.report_id}: {report.reason} ({'; '.join(report.warnings)})")
+    console.print(
+        "Try it yourself: `billbridge sandbox --data sandbox.db`, point billbridge.toml at it,"
+        " and see the README."
+    )
+    return max(first.exit_code, second.exit_code, again.exit_code)
+
+
+def _ensure_companies(client: AutotaskClient, organizations: Path) -> dict[str, int]:
+    import csv
+
+    owner = next(iter(client.query("Resources", [F.eq("isActive", True)])))["id"]
+    existing = {c["companyName"]: int(c["id"]) for c in client.query("Companies", [F.gte("id", 0)])}
+    with organizations.open(encoding="utf-8") as handle:
+        names = [row["name"] for row in csv.DictReader(handle)]
+    for name in names:
+        if name in WITHOUT_COMPANY or name in existing:
+            continue
+        existing[name] = client.create(
+            "Companies",
+            {
+                "companyName": name,
+                "companyType": client.picklist_value("Companies", "companyType", "Customer"),
+                "ownerResourceID": owner,
+                "phone": "+1 425 555 0100",
+            },
+        )
+    return existing
+
+
+def _link_by_name(store: Store, companies: dict[str, int]) -> int:
+    linked = 0
+    with store.transaction() as uow:
+        for organization in uow.organizations.all():
+            company_id = companies.get(organization.name)
+            if company_id is not None and organization.autotask_company_id != company_id:
+                uow.organizations.link(organization.organization_id, company_id)
+                linked += 1
+    return linked
+
+
+def _show_tenant(console: Console, client: AutotaskClient) -> None:
+    companies = {
+        int(c["id"]): c["companyName"] for c in client.query("Companies", [F.gte("id", 0)])
+    }
+    contracts = list(client.query("Contracts", [F.gte("id", 0)]))
+    charges = list(client.query("ContractCharges", [F.gte("id", 0)]))
+    by_contract: dict[int, list[dict[str, object]]] = {}
+    for charge in charges:
+        by_contract.setdefault(int(charge["contractID"]), []).append(charge)
+    table = Table(title=f"{len(contracts)} contracts, {len(charges)} charges", title_justify="left")
+    for column in ("company", "contract", "term", "charge", "qty", "unit price", "amount"):
+        table.add_column(
+            column, justify="right" if column in ("qty", "unit price", "amount") else "left"
+        )
+    for contract in sorted(contracts, key=lambda c: (companies.get(c["companyID"], ""), c["id"])):
+        term = f"{str(contract['startDate'])[:10]}..{str(contract['endDate'])[:10]}"
+        first = True
+        for charge in sorted(
+            by_contract.get(int(contract["id"]), []), key=lambda c: str(c["datePurchased"])
+        ):
+            quantity = Decimal(str(charge["unitQuantity"]))
+            price = Decimal(str(charge["unitPrice"]))
+            table.add_row(
+                companies.get(contract["companyID"], "?") if first else "",
+                contract["contractName"] if first else "",
+                term if first else "",
+                str(charge["name"]),
+                f"{quantity.normalize():f}",
+                f"{price:.2f}",
+                f"{quantity * price:.2f}",
+            )
+            first = False
+    console.print(table)
+    products = list(client.query("Products", [F.gte("id", 0)]))
+    product_table = Table(title=f"{len(products)} products", title_justify="left")
+    for column in ("sku", "name", "unit cost", "unit price"):
+        product_table.add_column(column)
+    for product in sorted(products, key=lambda p: str(p.get("sku") or "")):
+        product_table.add_row(
+            str(product.get("sku") or ""),
+            str(product["name"]),
+            f"{Decimal(str(product.get('unitCost') or 0)):.2f}",
+            f"{Decimal(str(product.get('unitPrice') or 0)):.2f}",
+        )
+    console.print(product_table)

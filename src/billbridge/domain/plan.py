@@ -1,0 +1,444 @@
+"""Desired against actual: the operations an export performs, decided before any write.
+
+`plan` prints these and stops; `export` applies the very same operations, so a plan is a
+faithful preview. Only the fields that differ are updated; a billed charge is never changed;
+nothing is deleted; records without billbridge's key are never touched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from billbridge.domain.records import (
+    ActualCharge,
+    ActualCompany,
+    ActualContract,
+    ActualProduct,
+    ActualState,
+    ChargeKey,
+    ContractKey,
+    DesiredCharge,
+    DesiredContract,
+    DesiredProduct,
+    DesiredState,
+    Entity,
+    ProductKey,
+    Skipped,
+    Value,
+)
+
+# Autotask keeps money and quantities to four decimal places (it rounds charge values on
+# write); a difference finer than that cannot be written and must not cause an update.
+AUTOTASK_PLACES = Decimal("0.0001")
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+
+
+class ReportStatus(StrEnum):
+    EXPORTED = "exported"
+    NOTHING_TO_DO = "nothing_to_do"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One create, update, no-op or refusal for one record."""
+
+    action: Action
+    entity: Entity
+    key: ContractKey | ChargeKey | ProductKey
+    autotask_id: int | None
+    fields: Mapping[str, Value]
+    """Create: every field to send. Update: the changed fields' new values."""
+    previous: Mapping[str, Value] = field(default_factory=dict)
+    """Update and conflict: the changed fields' values in Autotask now."""
+    reason: str | None = None
+    contract_key: ContractKey | None = None
+    """Charges: the contract they belong to (its id may be known only after it is created)."""
+    product_key: ProductKey | None = None
+    """Charges: the product they reference, likewise."""
+
+    @property
+    def writes(self) -> bool:
+        return self.action in (Action.CREATE, Action.UPDATE)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPlan:
+    report_id: str
+    organization_id: str
+    status: ReportStatus
+    """What the report's export would end as if every write succeeds."""
+    reason: str | None
+    operations: tuple[Operation, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def writes(self) -> tuple[Operation, ...]:
+        return tuple(op for op in self.operations if op.writes)
+
+
+def plan_reports(
+    decisions: Sequence[DesiredState | Skipped], actual: ActualState
+) -> list[ReportPlan]:
+    """Plan every report of a run against one read of Autotask.
+
+    Records shared by several reports of the run are planned once, by the first report that
+    needs them: a product, and a contract (whose term then spans all of the run's reports, so
+    that catching up September and October together gives one contract, not two). A charge
+    key claimed by two reports of the run is a conflict for the second.
+    """
+    index = _Index.of(actual)
+    contracts = _merged_contracts(decisions)
+    claimed = _Claims()
+    plans = []
+    for decision in decisions:
+        if isinstance(decision, Skipped):
+            plans.append(
+                ReportPlan(
+                    decision.report_id,
+                    decision.organization_id,
+                    ReportStatus.SKIPPED,
+                    decision.reason,
+                    (),
+                    (decision.detail,),
+                )
+            )
+        else:
+            plans.append(_plan_report(decision, index, contracts, claimed))
+    return plans
+
+
+@dataclass
+class _Claims:
+    """Keys already planned by an earlier report of the run."""
+
+    products: set[ProductKey] = field(default_factory=set)
+    contracts: set[ContractKey] = field(default_factory=set)
+    charges: dict[ChargeKey, str] = field(default_factory=dict)
+
+
+def _merged_contracts(
+    decisions: Sequence[DesiredState | Skipped],
+) -> dict[ContractKey, DesiredContract]:
+    """One desired contract per key over all reports: the earliest start, the latest end."""
+    merged: dict[ContractKey, DesiredContract] = {}
+    for decision in decisions:
+        if isinstance(decision, Skipped):
+            continue
+        for contract in decision.contracts:
+            known = merged.get(contract.key)
+            if known is None:
+                merged[contract.key] = contract
+            elif contract.synthetic_term:
+                if contract.start_date < known.start_date:
+                    merged[contract.key] = contract
+            else:
+                merged[contract.key] = replace(
+                    known,
+                    start_date=min(known.start_date, contract.start_date),
+                    end_date=max(known.end_date, contract.end_date),
+                )
+    return merged
+
+
+def _plan_report(
+    desired: DesiredState,
+    index: _Index,
+    contracts: Mapping[ContractKey, DesiredContract],
+    claimed: _Claims,
+) -> ReportPlan:
+    company = index.companies.get(desired.company_id)
+    failure = None
+    if company is None:
+        failure = f"company {desired.company_id} does not exist in Autotask"
+    elif not company.is_active:
+        failure = f"company {desired.company_id} ({company.name}) is inactive in Autotask"
+    if failure is not None:
+        return ReportPlan(
+            desired.report_id,
+            desired.organization_id,
+            ReportStatus.FAILED,
+            failure,
+            (),
+            desired.warnings,
+        )
+    warnings = list(desired.warnings)
+    operations: list[Operation] = []
+    for product in desired.products:
+        if product.key not in claimed.products:
+            claimed.products.add(product.key)
+            operations.append(_plan_product(product, index, warnings))
+    for contract in desired.contracts:
+        if contract.key not in claimed.contracts:
+            claimed.contracts.add(contract.key)
+            operations.append(_plan_contract(contracts[contract.key], index, warnings))
+    for charge in desired.charges:
+        earlier = claimed.charges.setdefault(charge.key, desired.report_id)
+        if earlier != desired.report_id:
+            operations.append(
+                _conflict(
+                    Entity.CHARGE,
+                    charge.key,
+                    None,
+                    f"report {earlier} of this export also bills {charge.key};"
+                    " two reports bill the same subscription and period",
+                )
+            )
+        else:
+            operations.append(_plan_charge(charge, index))
+    status = (
+        ReportStatus.EXPORTED if any(op.writes for op in operations) else ReportStatus.NOTHING_TO_DO
+    )
+    return ReportPlan(
+        desired.report_id,
+        desired.organization_id,
+        status,
+        None,
+        tuple(operations),
+        tuple(warnings),
+    )
+
+
+def _plan_product(desired: DesiredProduct, index: _Index, warnings: list[str]) -> Operation:
+    wanted: dict[str, Value] = {
+        "name": desired.name,
+        "sku": desired.sku,
+        "description": desired.description,
+        "unitCost": desired.unit_cost,
+        "unitPrice": desired.unit_price,
+        "productBillingCodeID": desired.billing_code_id,
+        "isActive": True,
+        "isSerialized": False,
+    }
+    found = index.products_for(desired.key)
+    if not found:
+        return Operation(Action.CREATE, Entity.PRODUCT, desired.key, None, wanted)
+    product = min(found, key=lambda p: p.id)
+    if len(found) > 1:
+        others = ", ".join(str(p.id) for p in found if p is not product)
+        warnings.append(
+            f"several Autotask products match {desired.key}; using {product.id}, not {others}"
+        )
+    if desired.create_only:
+        return Operation(Action.UNCHANGED, Entity.PRODUCT, desired.key, product.id, {})
+    current: dict[str, Value] = {
+        "name": product.name,
+        "unitCost": product.unit_cost,
+        "unitPrice": product.unit_price,
+        "productBillingCodeID": product.billing_code_id,
+        "isActive": product.is_active,
+    }
+    return _compare(Entity.PRODUCT, desired.key, product.id, wanted, current)
+
+
+def _plan_contract(desired: DesiredContract, index: _Index, warnings: list[str]) -> Operation:
+    key = desired.key
+    holders = index.contracts_by_subscription.get(key.subscription_id, [])
+    mine = [c for c in holders if c.company_id == key.company_id]
+    if len(mine) > 1:
+        ids = ", ".join(str(c.id) for c in mine)
+        return _conflict(
+            Entity.CONTRACT,
+            key,
+            None,
+            f"contracts {ids} all hold subscription {key.subscription_id}; keep one and clear"
+            " the subscription field of the others",
+        )
+    if not mine and holders:
+        other = holders[0]
+        return _conflict(
+            Entity.CONTRACT,
+            key,
+            other.id,
+            f"subscription {key.subscription_id} is on contract {other.id} of company"
+            f" {other.company_id}, not of company {key.company_id}; was the organization"
+            " linked to another company?",
+        )
+    if not mine:
+        for look_alike in index.look_alikes(key.company_id, desired.product_name):
+            warnings.append(
+                f"possible duplicate: contract {look_alike.id} '{look_alike.name}' of company"
+                f" {key.company_id} has no subscription id; if it is subscription"
+                f" {key.subscription_id}, set its subscription field so billbridge adopts it"
+            )
+        return Operation(
+            Action.CREATE,
+            Entity.CONTRACT,
+            key,
+            None,
+            {
+                "companyID": key.company_id,
+                "contractName": desired.name,
+                "description": desired.description,
+                "startDate": desired.start_date,
+                "endDate": desired.end_date,
+            },
+        )
+    contract = mine[0]
+    # A renewal moves the end date later; a contract is never shortened (catching up an older
+    # report must not undo a renewal), and synthetic terms are never moved.
+    if (
+        not desired.synthetic_term
+        and contract.end_date is not None
+        and desired.end_date > contract.end_date
+    ):
+        return Operation(
+            Action.UPDATE,
+            Entity.CONTRACT,
+            key,
+            contract.id,
+            {"endDate": desired.end_date},
+            {"endDate": contract.end_date},
+        )
+    return Operation(Action.UNCHANGED, Entity.CONTRACT, key, contract.id, {})
+
+
+def _plan_charge(desired: DesiredCharge, index: _Index) -> Operation:
+    operation = _charge_operation(desired, index)
+    return replace(operation, contract_key=desired.contract_key, product_key=desired.product_key)
+
+
+def _charge_operation(desired: DesiredCharge, index: _Index) -> Operation:
+    wanted: dict[str, Value] = {
+        "name": desired.name,
+        "description": desired.description,
+        "datePurchased": desired.date_purchased,
+        "unitQuantity": desired.unit_quantity,
+        "unitCost": desired.unit_cost,
+        "unitPrice": desired.unit_price,
+        "isBillableToCompany": True,
+    }
+    product_ids = [p.id for p in index.products_for(desired.product_key)]
+    if product_ids:
+        wanted["productID"] = min(product_ids)
+    found = index.charges_by_key.get(desired.key, [])
+    if not found:
+        return Operation(Action.CREATE, Entity.CHARGE, desired.key, None, wanted)
+    if len(found) > 1:
+        ids = ", ".join(str(c.id) for c in found)
+        return _conflict(
+            Entity.CHARGE, desired.key, None, f"charges {ids} all carry the key {desired.key}"
+        )
+    charge = found[0]
+    assert charge.marker is not None
+    if charge.marker.report_id != desired.report_id:
+        return _conflict(
+            Entity.CHARGE,
+            desired.key,
+            charge.id,
+            f"charge {charge.id} for {desired.key} was written by report"
+            f" {charge.marker.report_id}; two reports bill the same subscription and period",
+        )
+    current: dict[str, Value] = {
+        "name": charge.name,
+        "description": charge.description,
+        "datePurchased": charge.date_purchased,
+        "unitQuantity": charge.unit_quantity,
+        "unitCost": charge.unit_cost,
+        "unitPrice": charge.unit_price,
+        "productID": charge.product_id,
+    }
+    operation = _compare(Entity.CHARGE, desired.key, charge.id, wanted, current)
+    if operation.action is Action.UPDATE and charge.is_billed:
+        return replace(
+            operation,
+            action=Action.CONFLICT,
+            reason=f"charge {charge.id} is already billed (Approve & Post) and is never"
+            " changed; credit or bill the difference in Autotask",
+        )
+    return operation
+
+
+def _compare(
+    entity: Entity,
+    key: ContractKey | ChargeKey | ProductKey,
+    autotask_id: int,
+    wanted: Mapping[str, Value],
+    current: Mapping[str, Value],
+) -> Operation:
+    changed = {
+        name: value
+        for name, value in wanted.items()
+        if name in current and not same_value(value, current[name])
+    }
+    if not changed:
+        return Operation(Action.UNCHANGED, entity, key, autotask_id, {})
+    previous = {name: current[name] for name in changed}
+    return Operation(Action.UPDATE, entity, key, autotask_id, changed, previous)
+
+
+def _conflict(
+    entity: Entity, key: ContractKey | ChargeKey | ProductKey, autotask_id: int | None, reason: str
+) -> Operation:
+    return Operation(Action.CONFLICT, entity, key, autotask_id, {}, reason=reason)
+
+
+def same_value(wanted: Value, current: Value) -> bool:
+    """Equal as Autotask stores them: decimals to four places, text without trailing space."""
+    if isinstance(wanted, Decimal) and isinstance(current, Decimal):
+        return wanted.quantize(AUTOTASK_PLACES) == current.quantize(AUTOTASK_PLACES)
+    if isinstance(wanted, str) and isinstance(current, str):
+        return wanted.strip() == current.strip()
+    if wanted is None or wanted == "":
+        return current is None or current == ""
+    return wanted == current
+
+
+@dataclass
+class _Index:
+    companies: Mapping[int, ActualCompany]
+    contracts_by_subscription: dict[str, list[ActualContract]]
+    unkeyed_contracts: dict[int, list[ActualContract]]
+    charges_by_key: dict[ChargeKey, list[ActualCharge]]
+    products_by_sku: dict[str, list[ActualProduct]]
+    products_by_name: dict[str, list[ActualProduct]]
+
+    @classmethod
+    def of(cls, actual: ActualState) -> _Index:
+        by_subscription: dict[str, list[ActualContract]] = defaultdict(list)
+        unkeyed: dict[int, list[ActualContract]] = defaultdict(list)
+        for contract in actual.contracts:
+            if contract.subscription_id:
+                by_subscription[contract.subscription_id].append(contract)
+            else:
+                unkeyed[contract.company_id].append(contract)
+        charges: dict[ChargeKey, list[ActualCharge]] = defaultdict(list)
+        for charge in actual.charges:
+            if charge.marker is not None:
+                charges[_charge_key(charge)].append(charge)
+        by_sku: dict[str, list[ActualProduct]] = defaultdict(list)
+        by_name: dict[str, list[ActualProduct]] = defaultdict(list)
+        for product in actual.products:
+            if product.sku:
+                by_sku[product.sku].append(product)
+            by_name[product.name.casefold()].append(product)
+        return cls(actual.companies, by_subscription, unkeyed, charges, by_sku, by_name)
+
+    def products_for(self, key: ProductKey) -> list[ActualProduct]:
+        if key.sku is not None:
+            return self.products_by_sku.get(key.sku, [])
+        return self.products_by_name.get((key.name or "").casefold(), [])
+
+    def look_alikes(self, company_id: int, product_name: str) -> Iterable[ActualContract]:
+        wanted = product_name.casefold()
+        return [
+            c for c in self.unkeyed_contracts.get(company_id, []) if wanted in c.name.casefold()
+        ]
+
+
+def _charge_key(charge: ActualCharge) -> ChargeKey:
+    assert charge.marker is not None
+    year, month = charge.marker.period.split("-")
+    return ChargeKey(charge.marker.subscription_id, date(int(year), int(month), 1))

@@ -1,0 +1,218 @@
+"""Autotask records as billbridge wants them (desired) and as Autotask holds them (actual).
+
+Each desired record has a natural key that Autotask itself can be searched by: a contract by its
+subscription UDF within the company, a charge by the marker billbridge writes into its
+description, a product by its sku (the Azure product by its name). Field names are Autotask's,
+so a plan's changes read the same as the records a user sees in Autotask.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from billbridge.domain.subscription import SubscriptionType
+
+Value = str | int | bool | Decimal | date | None
+"""A field value of a record; money and quantities are exact, dates are dates."""
+
+
+class Entity(StrEnum):
+    CONTRACT = "Contract"
+    CHARGE = "ContractCharge"
+    PRODUCT = "Product"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ContractKey:
+    """One contract per subscription, within the organization's company."""
+
+    company_id: int
+    subscription_id: str
+
+    def __str__(self) -> str:
+        return f"{self.company_id}/{self.subscription_id}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ChargeKey:
+    """One charge per subscription and billing period."""
+
+    subscription_id: str
+    period_start: date
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period_start:%Y-%m}"
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}/{self.period_label}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ProductKey:
+    """A product by sku; the Azure product, which carries no Microsoft sku, by its name."""
+
+    sku: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.sku if self.sku is not None else f"name:{self.name}"
+
+
+# The marker that makes a charge findable by its key; Autotask's charges have no UDFs.
+_MARKER = re.compile(r"\[billbridge report=(?P<report>[^\]\s]+) key=(?P<key>[^\]\s]+)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeMarker:
+    report_id: str
+    subscription_id: str
+    period: str  # YYYY-MM
+
+    def render(self) -> str:
+        key = f"{_escape(self.subscription_id)}/{self.period}"
+        return f"[billbridge report={_escape(self.report_id)} key={key}]"
+
+    @classmethod
+    def find(cls, description: str | None) -> ChargeMarker | None:
+        if not description:
+            return None
+        match = _MARKER.search(description)
+        if match is None:
+            return None
+        subscription, _, period = _unescape(match["key"]).rpartition("/")
+        if not subscription or not re.fullmatch(r"\d{4}-\d{2}", period):
+            return None
+        return cls(_unescape(match["report"]), subscription, period)
+
+
+def _escape(text: str) -> str:
+    # Ids are free text; keep the marker one unbroken token that the pattern can find again.
+    return text.replace("%", "%25").replace(" ", "%20").replace("]", "%5D").replace("/", "%2F")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("%2F", "/").replace("%5D", "]").replace("%20", " ").replace("%25", "%")
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredContract:
+    key: ContractKey
+    subscription_type: SubscriptionType
+    product_name: str
+    name: str
+    description: str
+    start_date: date
+    end_date: date
+    synthetic_term: bool
+    """Azure and perpetual have no real term: the dates are made up once and never moved."""
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredProduct:
+    key: ProductKey
+    name: str
+    sku: str | None
+    unit_cost: Decimal
+    unit_price: Decimal
+    billing_code_id: int
+    description: str | None
+    create_only: bool = False
+    """The Azure product is created once; an existing one is used as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredCharge:
+    key: ChargeKey
+    contract_key: ContractKey
+    product_key: ProductKey
+    report_id: str
+    name: str
+    description: str
+    date_purchased: date
+    unit_quantity: Decimal
+    unit_cost: Decimal
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What one report should look like in Autotask."""
+
+    report_id: str
+    organization_id: str
+    company_id: int
+    contracts: tuple[DesiredContract, ...]
+    charges: tuple[DesiredCharge, ...]
+    products: tuple[DesiredProduct, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A report that is not exported, and why (`unmapped`, `inactive`)."""
+
+    report_id: str
+    organization_id: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActualCompany:
+    id: int
+    name: str
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActualContract:
+    id: int
+    company_id: int
+    subscription_id: str | None
+    """The value of the subscription UDF; None for contracts billbridge does not know."""
+    name: str
+    start_date: date | None
+    end_date: date | None
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActualCharge:
+    id: int
+    contract_id: int
+    marker: ChargeMarker | None
+    name: str
+    description: str | None
+    date_purchased: date | None
+    unit_quantity: Decimal | None
+    unit_cost: Decimal | None
+    unit_price: Decimal | None
+    product_id: int | None
+    is_billed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActualProduct:
+    id: int
+    name: str
+    sku: str | None
+    unit_cost: Decimal | None
+    unit_price: Decimal | None
+    billing_code_id: int | None
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActualState:
+    """What Autotask holds for the keys of the reports being exported."""
+
+    companies: dict[int, ActualCompany] = field(default_factory=dict)
+    contracts: tuple[ActualContract, ...] = ()
+    """Contracts of the companies whose UDF holds one of the subscription ids, and look-alikes."""
+    charges: tuple[ActualCharge, ...] = ()
+    products: tuple[ActualProduct, ...] = ()

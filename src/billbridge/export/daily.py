@@ -1,0 +1,76 @@
+"""The daily check of `billbridge serve`: export what is due, once a day at `export.check_time`.
+
+Due reports include every earlier day's (INTERFACE.md section 5.7), so a day missed while the
+service was down is caught up by the next check; and a check whose time passed while the
+service was down runs as soon as it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from billbridge.export.results import RunResult
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def next_check(now: datetime, check_time: time) -> datetime:
+    """The first check time at or after `now` (UTC)."""
+    today = datetime.combine(now.date(), check_time, tzinfo=UTC)
+    return today if today >= now else today + timedelta(days=1)
+
+
+class DailyCheck:
+    """Runs `export(day)` daily; `has_run(day)` tells whether a day's check already happened."""
+
+    def __init__(
+        self,
+        check_time: time,
+        export: Callable[[date], RunResult | None],
+        has_run: Callable[[date], bool],
+        *,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.check_time = check_time
+        self._export = export
+        self._has_run = has_run
+        self._clock = clock
+        self.last_result: RunResult | None = None
+        self.last_error: str | None = None
+
+    def next_at(self) -> datetime:
+        now = self._clock()
+        if self.is_overdue(now):
+            return now
+        return next_check(now, self.check_time)
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Today's check time has passed and today's check has not run."""
+        due_at = datetime.combine(now.date(), self.check_time, tzinfo=UTC)
+        return now >= due_at and not self._has_run(now.date())
+
+    def run_once(self, day: date) -> RunResult | None:
+        try:
+            self.last_result = self._export(day)
+            self.last_error = None
+        except Exception as exc:  # the service must outlive a failed check
+            logger.exception("the daily check of %s failed", day)
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return None
+        return self.last_result
+
+    def run_forever(self, stop: threading.Event, *, poll_s: float = 30.0) -> None:
+        """Wake at each check time (and every `poll_s`, to notice a changed clock) until `stop`."""
+        while not stop.is_set():
+            now = self._clock()
+            if self.is_overdue(now):
+                logger.info("daily check for %s", now.date())
+                self.run_once(now.date())
+                continue
+            wait_s = (next_check(now, self.check_time) - now).total_seconds()
+            stop.wait(min(max(wait_s, 0.0), poll_s))

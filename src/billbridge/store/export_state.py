@@ -1,0 +1,56 @@
+"""What was exported: the content each report was last exported in full, and the key map.
+
+The key map (natural key -> Autotask id) is a cache of what Autotask holds, for links and
+drill-down; exports always find records in Autotask by their keys, so losing it (or the whole
+store) never causes a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from billbridge.store.schema import key_map, report_exports
+
+
+class ExportStateRepository:
+    def __init__(self, connection: Connection, clock: Callable[[], datetime]) -> None:
+        self._db = connection
+        self._clock = clock
+
+    def exported_hashes(self) -> dict[str, str]:
+        """Report id -> the content hash it was last exported in full."""
+        rows = self._db.execute(select(report_exports.c.report_id, report_exports.c.content_hash))
+        return {row.report_id: row.content_hash for row in rows}
+
+    def mark_exported(self, report_id: str, content_hash: str, run_id: int) -> None:
+        values = {"content_hash": content_hash, "run_id": run_id, "exported_at": self._clock()}
+        result = self._db.execute(
+            update(report_exports).where(report_exports.c.report_id == report_id).values(**values)
+        )
+        if result.rowcount == 0:
+            self._db.execute(insert(report_exports).values(report_id=report_id, **values))
+
+    def remember(self, entity: str, key: str, autotask_id: int, report_id: str | None) -> None:
+        self._db.execute(delete(key_map).where(key_map.c.entity == entity, key_map.c.key == key))
+        self._db.execute(
+            insert(key_map).values(
+                entity=entity,
+                key=key,
+                autotask_id=autotask_id,
+                report_id=report_id,
+                updated_at=self._clock(),
+            )
+        )
+
+    def known_ids(self, entity: str, keys: Iterable[str]) -> dict[str, int]:
+        wanted = list(set(keys))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            query = select(key_map.c.key, key_map.c.autotask_id).where(
+                key_map.c.entity == entity, key_map.c.key.in_(wanted[start : start + 500])
+            )
+            found.update({row.key: row.autotask_id for row in self._db.execute(query)})
+        return found

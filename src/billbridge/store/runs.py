@@ -1,0 +1,332 @@
+"""Export runs and their journal.
+
+Every write an export makes is a `run_operations` row: recorded as `sending` (and committed)
+before the request leaves, then marked `done` with the Autotask id, or `failed` with
+Autotask's exact error, or `unknown` when the outcome could not be known. Operations that
+write nothing (unchanged, conflict) are recorded too, so a run shows everything it decided.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from billbridge.store.schema import run_operations, run_reports, runs
+
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRecord:
+    """An operation of a run as stored (the journal entry of a write)."""
+
+    report_id: str
+    position: int
+    action: str
+    entity: str
+    key: str
+    autotask_id: int | None
+    changes: dict[str, Any]
+    reason: str | None
+    state: str
+    """`planned`, `sending`, `done`, `failed`, `unknown`, or `none` for operations that write
+    nothing."""
+    error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    report_id: str
+    revision: int
+    content_hash: str
+    organization_id: str
+    status: str
+    reason: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    id: int
+    trigger: str
+    today: date | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    created: int
+    updated: int
+    unchanged: int
+    conflicts: int
+    failed_reports: int
+    requests: int
+    report_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    summary: RunSummary
+    reports: list[ReportRecord]
+    operations: list[OperationRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    failed_reports: int = 0
+    requests: int = 0
+
+
+class RunRepository:
+    def __init__(self, connection: Connection, clock: Callable[[], datetime]) -> None:
+        self._db = connection
+        self._clock = clock
+
+    def start(self, trigger: str, today: date | None) -> int:
+        now = self._clock()
+        result = self._db.execute(
+            insert(runs)
+            .values(
+                trigger=trigger,
+                today=today,
+                status=RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                created=0,
+                updated=0,
+                unchanged=0,
+                conflicts=0,
+                failed_reports=0,
+                requests=0,
+            )
+            .returning(runs.c.id)
+        )
+        return int(result.scalar_one())
+
+    def mark_interrupted(self) -> tuple[list[int], int]:
+        """Close runs that stopped without finishing (crashed or killed).
+
+        Call it holding the export lock: no other export can be running then, so every run
+        still marked running is dead. Its unfinished writes become `unknown`; they are resolved
+        by key when the next export reads Autotask. Returns the runs and how many writes.
+        """
+        stale = [
+            row.id for row in self._db.execute(select(runs.c.id).where(runs.c.status == RUNNING))
+        ]
+        if not stale:
+            return [], 0
+        self._db.execute(update(runs).where(runs.c.id.in_(stale)).values(status=INTERRUPTED))
+        result = self._db.execute(
+            update(run_operations)
+            .where(
+                run_operations.c.run_id.in_(stale),
+                run_operations.c.state.in_(("sending", "planned")),
+            )
+            .values(
+                state="unknown",
+                error="the export stopped before the outcome was known; resolved by key"
+                " at the next export",
+                updated_at=self._clock(),
+            )
+        )
+        return stale, result.rowcount
+
+    def has_run(self, trigger: str, today: date) -> bool:
+        """Whether a run of this trigger for this day started (failed setups count too)."""
+        query = select(runs.c.id).where(runs.c.trigger == trigger, runs.c.today == today).limit(1)
+        return self._db.execute(query).first() is not None
+
+    def running(self) -> list[int]:
+        return [r.id for r in self._db.execute(select(runs.c.id).where(runs.c.status == RUNNING))]
+
+    def heartbeat(self, run_id: int) -> None:
+        self._db.execute(update(runs).where(runs.c.id == run_id).values(heartbeat_at=self._clock()))
+
+    def record_report(self, run_id: int, report: ReportRecord) -> None:
+        self._db.execute(
+            insert(run_reports).values(
+                run_id=run_id,
+                report_id=report.report_id,
+                revision=report.revision,
+                content_hash=report.content_hash,
+                organization_id=report.organization_id,
+                status=report.status,
+                reason=report.reason,
+                warnings=json.dumps(report.warnings),
+            )
+        )
+
+    def set_report_status(
+        self, run_id: int, report_id: str, status: str, reason: str | None
+    ) -> None:
+        self._db.execute(
+            update(run_reports)
+            .where(run_reports.c.run_id == run_id, run_reports.c.report_id == report_id)
+            .values(status=status, reason=reason)
+        )
+
+    def add_operations(self, run_id: int, operations: Sequence[OperationRecord]) -> list[int]:
+        ids = []
+        now = self._clock()
+        for op in operations:
+            result = self._db.execute(
+                insert(run_operations)
+                .values(
+                    run_id=run_id,
+                    report_id=op.report_id,
+                    position=op.position,
+                    action=op.action,
+                    entity=op.entity,
+                    key=op.key,
+                    autotask_id=op.autotask_id,
+                    changes=json.dumps(op.changes, sort_keys=True),
+                    reason=op.reason,
+                    state=op.state,
+                    error=op.error,
+                    updated_at=now,
+                )
+                .returning(run_operations.c.id)
+            )
+            ids.append(int(result.scalar_one()))
+        return ids
+
+    def set_operation_state(
+        self,
+        operation_ids: Iterable[int],
+        state: str,
+        *,
+        autotask_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "updated_at": self._clock()}
+        if autotask_id is not None:
+            values["autotask_id"] = autotask_id
+        if error is not None:
+            values["error"] = error
+        self._db.execute(
+            update(run_operations)
+            .where(run_operations.c.id.in_(list(operation_ids)))
+            .values(**values)
+        )
+
+    def finish(self, run_id: int, status: str, totals: RunTotals) -> None:
+        now = self._clock()
+        self._db.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                status=status,
+                finished_at=now,
+                heartbeat_at=now,
+                created=totals.created,
+                updated=totals.updated,
+                unchanged=totals.unchanged,
+                conflicts=totals.conflicts,
+                failed_reports=totals.failed_reports,
+                requests=totals.requests,
+            )
+        )
+
+    def recent(self, limit: int = 50) -> list[RunSummary]:
+        query = (
+            select(runs, self._report_count().label("report_count"))
+            .order_by(runs.c.id.desc())
+            .limit(limit)
+        )
+        return [_summary(row._mapping) for row in self._db.execute(query)]
+
+    def get(self, run_id: int) -> RunDetail | None:
+        row = self._db.execute(
+            select(runs, self._report_count().label("report_count")).where(runs.c.id == run_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        reports = [
+            ReportRecord(
+                r.report_id,
+                r.revision,
+                r.content_hash,
+                r.organization_id,
+                r.status,
+                r.reason,
+                json.loads(r.warnings),
+            )
+            for r in self._db.execute(
+                select(run_reports)
+                .where(run_reports.c.run_id == run_id)
+                .order_by(run_reports.c.report_id)
+            )
+        ]
+        operations = [
+            OperationRecord(
+                report_id=o.report_id,
+                position=o.position,
+                action=o.action,
+                entity=o.entity,
+                key=o.key,
+                autotask_id=o.autotask_id,
+                changes=json.loads(o.changes),
+                reason=o.reason,
+                state=o.state,
+                error=o.error,
+                id=o.id,
+            )
+            for o in self._db.execute(
+                select(run_operations)
+                .where(run_operations.c.run_id == run_id)
+                .order_by(run_operations.c.position)
+            )
+        ]
+        return RunDetail(_summary(row._mapping), reports, operations)
+
+    def last_run_of_reports(
+        self, report_ids: Iterable[str]
+    ) -> dict[str, tuple[int, str, str | None]]:
+        """For each report, its latest run: (run id, status, reason)."""
+        wanted = list(set(report_ids))
+        found: dict[str, tuple[int, str, str | None]] = {}
+        for start in range(0, len(wanted), 500):
+            query = (
+                select(
+                    run_reports.c.report_id,
+                    run_reports.c.run_id,
+                    run_reports.c.status,
+                    run_reports.c.reason,
+                )
+                .where(run_reports.c.report_id.in_(wanted[start : start + 500]))
+                .order_by(run_reports.c.run_id)
+            )
+            for row in self._db.execute(query):
+                found[row.report_id] = (row.run_id, row.status, row.reason)
+        return found
+
+    @staticmethod
+    def _report_count() -> Any:
+        return select(func.count()).where(run_reports.c.run_id == runs.c.id).scalar_subquery()
+
+
+def _summary(row: Any) -> RunSummary:
+    return RunSummary(
+        id=row["id"],
+        trigger=row["trigger"],
+        today=row["today"],
+        status=row["status"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        created=row["created"],
+        updated=row["updated"],
+        unchanged=row["unchanged"],
+        conflicts=row["conflicts"],
+        failed_reports=row["failed_reports"],
+        requests=row["requests"],
+        report_count=row["report_count"],
+    )

@@ -1,0 +1,1 @@
+"""The web admin of `billbridge serve`."""

@@ -1,0 +1,280 @@
+"""Desired against actual: create, update only what changed, unchanged, conflict."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+from billbridge.domain.plan import Action, ReportStatus, plan_reports, same_value
+from billbridge.domain.records import (
+    ActualCharge,
+    ActualCompany,
+    ActualContract,
+    ActualProduct,
+    ActualState,
+    ChargeMarker,
+    DesiredState,
+    Entity,
+)
+from billbridge.domain.rules import desired_state
+from billbridge.domain.subscription import SubscriptionType
+from tests.domain.builders import BASIC, CONTOSO, RULES, line, report
+
+COMPANY = {101: ActualCompany(101, "Contoso Ltd", True)}
+TERM = {"subscription_start": date(2026, 3, 1), "subscription_end": date(2027, 2, 28)}
+
+
+def state_of(*lines, report_id: str = "r-oct"):  # type: ignore[no-untyped-def]
+    result = desired_state(report(*lines, report_id=report_id), CONTOSO, {BASIC.sku: BASIC}, RULES)
+    assert isinstance(result, DesiredState)
+    return result
+
+
+def existing_product(**changes: object) -> ActualProduct:
+    product = ActualProduct(
+        7, BASIC.product_name, BASIC.sku, Decimal("5.4"), Decimal("6"), 29682801, True
+    )
+    return replace(product, **changes)  # type: ignore[arg-type]
+
+
+def existing_contract(**changes: object) -> ActualContract:
+    contract = ActualContract(
+        55,
+        101,
+        "sub-1",
+        "Microsoft 365 Business Basic (sub-1)",
+        date(2026, 3, 1),
+        date(2027, 2, 28),
+    )
+    return replace(contract, **changes)  # type: ignore[arg-type]
+
+
+def existing_charge(**changes: object) -> ActualCharge:
+    desired = state_of(line(**TERM)).charges[0]
+    charge = ActualCharge(
+        900,
+        55,
+        ChargeMarker("r-oct", "sub-1", "2026-10"),
+        desired.name,
+        desired.description,
+        date(2026, 10, 1),
+        Decimal("10.0000"),
+        Decimal("5.4000"),
+        Decimal("6.0000"),
+        7,
+        False,
+    )
+    return replace(charge, **changes)  # type: ignore[arg-type]
+
+
+def actions(plan) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(op.entity.value, op.action.value) for op in plan.operations]
+
+
+def test_everything_new_is_created_products_first() -> None:
+    [plan] = plan_reports([state_of(line(**TERM))], ActualState(companies=COMPANY))
+    assert actions(plan) == [
+        ("Product", "create"),
+        ("Contract", "create"),
+        ("ContractCharge", "create"),
+    ]
+    assert plan.status is ReportStatus.EXPORTED
+    contract = plan.operations[1]
+    assert contract.fields["startDate"] == date(2026, 3, 1)
+    assert contract.fields["companyID"] == 101
+    charge = plan.operations[2]
+    assert charge.contract_key == contract.key and charge.product_key == plan.operations[0].key
+    assert "productID" not in charge.fields  # known only once the product exists
+
+
+def test_exactly_what_is_there_is_unchanged() -> None:
+    actual = ActualState(
+        COMPANY, (existing_contract(),), (existing_charge(),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    assert actions(plan) == [
+        ("Product", "unchanged"),
+        ("Contract", "unchanged"),
+        ("ContractCharge", "unchanged"),
+    ]
+    assert plan.status is ReportStatus.NOTHING_TO_DO
+    assert [op.autotask_id for op in plan.operations] == [7, 55, 900]
+
+
+def test_a_correction_updates_only_the_changed_fields() -> None:
+    actual = ActualState(
+        COMPANY, (existing_contract(),), (existing_charge(),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(quantity="12", **TERM))], actual)
+    charge = plan.operations[2]
+    assert charge.action is Action.UPDATE and charge.autotask_id == 900
+    assert set(charge.fields) == {"unitQuantity", "description"}
+    assert charge.fields["unitQuantity"] == Decimal("12")
+    assert charge.previous["unitQuantity"] == Decimal("10.0000")
+
+
+def test_a_billed_charge_that_would_change_is_a_conflict() -> None:
+    actual = ActualState(
+        COMPANY, (existing_contract(),), (existing_charge(is_billed=True),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(quantity="12", **TERM))], actual)
+    charge = plan.operations[2]
+    assert charge.action is Action.CONFLICT and "already billed" in (charge.reason or "")
+    assert plan.status is ReportStatus.NOTHING_TO_DO
+
+
+def test_a_billed_charge_that_is_unchanged_is_fine() -> None:
+    actual = ActualState(
+        COMPANY, (existing_contract(),), (existing_charge(is_billed=True),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    assert plan.operations[2].action is Action.UNCHANGED
+
+
+def test_renewal_moves_the_end_date_and_never_back() -> None:
+    renewed = {"subscription_start": date(2027, 3, 1), "subscription_end": date(2028, 2, 29)}
+    actual = ActualState(COMPANY, (existing_contract(),), (), (existing_product(),))
+    [plan] = plan_reports([state_of(line(**renewed))], actual)
+    contract = plan.operations[1]
+    assert (contract.action, dict(contract.fields)) == (
+        Action.UPDATE,
+        {"endDate": date(2028, 2, 29)},
+    )
+    later = ActualState(
+        COMPANY, (existing_contract(end_date=date(2028, 2, 29)),), (), (existing_product(),)
+    )
+    [older] = plan_reports([state_of(line(**TERM))], later)
+    assert older.operations[1].action is Action.UNCHANGED
+
+
+def test_synthetic_terms_are_never_moved() -> None:
+    azure = line("az-1", SubscriptionType.AZURE, "1", "1", "2", "m1", "VM")
+    contract = existing_contract(
+        subscription_id="az-1", start_date=date(2026, 9, 1), end_date=date(2036, 9, 1)
+    )
+    [plan] = plan_reports([state_of(azure)], ActualState(COMPANY, (contract,)))
+    assert [op.action for op in plan.operations if op.entity is Entity.CONTRACT] == [
+        Action.UNCHANGED
+    ]
+
+
+def test_product_differences_are_updated_but_the_azure_product_is_left_alone() -> None:
+    azure_product = ActualProduct(8, "Azure Plan", None, Decimal("99"), Decimal("99"), 1, False)
+    actual = ActualState(
+        COMPANY, (), (), (existing_product(unit_price=Decimal("5.5")), azure_product)
+    )
+    azure = line("az-1", SubscriptionType.AZURE, "1", "1", "2", "m1", "VM")
+    [plan] = plan_reports([state_of(line(), azure)], actual)
+    basic, azure_op = plan.operations[0], plan.operations[1]
+    assert (basic.action, dict(basic.fields)) == (Action.UPDATE, {"unitPrice": Decimal("6.00")})
+    assert (azure_op.action, azure_op.autotask_id) == (Action.UNCHANGED, 8)
+    charge = [op for op in plan.operations if op.entity is Entity.CHARGE][1]
+    assert charge.fields["productID"] == 8
+
+
+def test_a_product_shared_by_two_reports_is_planned_once() -> None:
+    plans = plan_reports(
+        [state_of(line(), report_id="a"), state_of(line("sub-2"), report_id="b")],
+        ActualState(COMPANY),
+    )
+    assert [op.entity for op in plans[1].operations] == [Entity.CONTRACT, Entity.CHARGE]
+
+
+def test_unknown_or_inactive_company_fails_the_report() -> None:
+    [plan] = plan_reports([state_of(line())], ActualState())
+    assert (
+        plan.status is ReportStatus.FAILED
+        and plan.reason == "company 101 does not exist in Autotask"
+    )
+    inactive = {101: ActualCompany(101, "Contoso Ltd", False)}
+    [plan] = plan_reports([state_of(line())], ActualState(companies=inactive))
+    assert plan.status is ReportStatus.FAILED and "inactive" in (plan.reason or "")
+    assert plan.operations == ()
+
+
+def test_subscription_held_by_a_contract_of_another_company_is_a_conflict() -> None:
+    actual = ActualState(COMPANY, (existing_contract(company_id=202),))
+    [plan] = plan_reports([state_of(line())], actual)
+    contract = plan.operations[1]
+    assert contract.action is Action.CONFLICT and "company 202" in (contract.reason or "")
+
+
+def test_charge_written_by_another_report_is_a_conflict() -> None:
+    charge = existing_charge(marker=ChargeMarker("r-other", "sub-1", "2026-10"))
+    actual = ActualState(COMPANY, (existing_contract(),), (charge,), (existing_product(),))
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    assert plan.operations[2].action is Action.CONFLICT
+    assert "r-other" in (plan.operations[2].reason or "")
+
+
+def test_look_alike_contracts_without_the_udf_are_listed() -> None:
+    look_alike = existing_contract(
+        id=44, subscription_id=None, name="Microsoft 365 Business Basic - Contoso"
+    )
+    unrelated = existing_contract(id=45, subscription_id=None, name="Managed Services")
+    [plan] = plan_reports([state_of(line())], ActualState(COMPANY, (look_alike, unrelated)))
+    assert plan.operations[1].action is Action.CREATE
+    assert [w for w in plan.warnings if "possible duplicate" in w] == [
+        "possible duplicate: contract 44 'Microsoft 365 Business Basic - Contoso' of company 101"
+        " has no subscription id; if it is subscription sub-1, set its subscription field so"
+        " billbridge adopts it"
+    ]
+
+
+def test_skipped_reports_carry_their_reason() -> None:
+    skipped = desired_state(report(line()), CONTOSO.linked_to(None), {}, RULES)
+    [plan] = plan_reports([skipped], ActualState())  # type: ignore[list-item]
+    assert (plan.status, plan.reason) == (ReportStatus.SKIPPED, "unmapped")
+
+
+def test_values_compare_as_autotask_stores_them() -> None:
+    assert same_value(Decimal("5.4"), Decimal("5.4000"))
+    assert same_value(Decimal("10.80375"), Decimal("10.8038"))
+    assert not same_value(Decimal("5.41"), Decimal("5.40"))
+    assert same_value("name ", "name")
+    assert same_value(None, "")
+    assert not same_value(True, False)
+
+
+def test_catching_up_two_months_creates_one_contract_spanning_both() -> None:
+    from tests.domain.builders import OCTOBER
+
+    september = (date(2026, 9, 1), date(2026, 9, 30))
+    old_term = {"subscription_start": date(2025, 10, 1), "subscription_end": date(2026, 9, 30)}
+    new_term = {"subscription_start": date(2026, 10, 1), "subscription_end": date(2027, 9, 30)}
+    first = desired_state(
+        report(line(**old_term), period=september, report_id="sep"), CONTOSO, {}, RULES
+    )
+    second = desired_state(
+        report(line(**new_term), period=OCTOBER, report_id="oct"), CONTOSO, {}, RULES
+    )
+    sep, oct_ = plan_reports([first, second], ActualState(COMPANY))
+    contracts = [op for op in sep.operations + oct_.operations if op.entity is Entity.CONTRACT]
+    assert len(contracts) == 1
+    assert (contracts[0].fields["startDate"], contracts[0].fields["endDate"]) == (
+        date(2025, 10, 1),
+        date(2027, 9, 30),
+    )
+    charges = [op for op in sep.operations + oct_.operations if op.entity is Entity.CHARGE]
+    assert [op.action for op in charges] == [Action.CREATE, Action.CREATE]
+
+
+def test_synthetic_contract_of_a_catch_up_starts_with_the_first_period() -> None:
+    september = (date(2026, 9, 1), date(2026, 9, 30))
+    azure = line("az-1", SubscriptionType.AZURE, "1", "1", "2", "m1", "VM")
+    later = desired_state(report(azure, report_id="oct"), CONTOSO, {}, RULES)
+    earlier = desired_state(report(azure, period=september, report_id="sep"), CONTOSO, {}, RULES)
+    oct_, sep = plan_reports([later, earlier], ActualState(COMPANY))
+    [contract] = [op for op in oct_.operations if op.entity is Entity.CONTRACT]
+    assert contract.fields["startDate"] == date(2026, 9, 1)
+    assert contract.fields["endDate"] == date(2036, 9, 1)
+    assert [op.entity for op in sep.operations] == [Entity.CHARGE]
+
+
+def test_two_reports_billing_the_same_subscription_and_period_conflict() -> None:
+    first = state_of(line(), report_id="a")
+    second = state_of(line(), report_id="b")
+    _, plan_b = plan_reports([first, second], ActualState(COMPANY))
+    [charge] = [op for op in plan_b.operations if op.entity is Entity.CHARGE]
+    assert charge.action is Action.CONFLICT and "report a of this export" in (charge.reason or "")

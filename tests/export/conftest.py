@@ -1,0 +1,110 @@
+"""A sandbox tenant over real HTTP, a state store and billbridge's settings pointing at both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from billbridge.autotask import AutotaskClient, F
+from billbridge.config import (
+    AutotaskSettings,
+    DatabaseSettings,
+    ExportSettings,
+    Settings,
+    WebSettings,
+)
+from billbridge.export.apply import ApplyOptions
+from billbridge.export.connection import client_from_settings
+from billbridge.export.engine import ExportEngine
+from billbridge.sandbox import FaultSpec, RunningSandbox, SandboxOptions, start_in_background
+from billbridge.sandbox.faults import FaultInjector
+from billbridge.store import Store
+
+
+@dataclass
+class Tenant:
+    """billbridge wired to one sandbox tenant."""
+
+    sandbox: RunningSandbox
+    settings: Settings
+    store: Store
+    client: AutotaskClient
+    workdir: Path
+
+    def engine(self, **options: float) -> ExportEngine:
+        apply = ApplyOptions(settle_s=0.01, **options)  # type: ignore[arg-type]
+        return ExportEngine(self.store, self.settings, self.client, apply_options=apply)
+
+    def company(self, name: str, *, active: bool = True) -> int:
+        owner = next(iter(self.client.query("Resources", [F.eq("isActive", True)])))["id"]
+        body = {
+            "companyName": name,
+            "companyType": self.client.picklist_value("Companies", "companyType", "Customer"),
+            "ownerResourceID": owner,
+            "phone": "+1 425 555 0100",
+            "isActive": active,
+        }
+        return self.client.create("Companies", body)
+
+    def all(self, entity: str) -> list[dict[str, object]]:
+        return list(self.client.query(entity, [F.gte("id", 0)]))
+
+    def inject_faults(self, spec: str) -> FaultInjector:
+        """Start failing requests from now on (set-up such as companies stays fault-free)."""
+        injector = FaultInjector(FaultSpec.parse(spec))
+        self.sandbox.runtime.faults = injector
+        return injector
+
+    def reopen_store(self) -> None:
+        self.store.close()
+        self.store = Store(self.settings.database.url)
+
+
+def settings_for(sandbox: RunningSandbox, workdir: Path, **export: object) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=f"sqlite:///{workdir / 'billbridge.db'}"),
+        autotask=AutotaskSettings(
+            zone_lookup_url=sandbox.zone_lookup_url,
+            username=sandbox.username,
+            secret=SecretStr(sandbox.secret),
+            integration_code=SecretStr(sandbox.integration_code),
+        ),
+        export=ExportSettings(product_billing_code="Microsoft Licensing", **export),  # type: ignore[arg-type]
+        web=WebSettings(),
+    )
+
+
+@pytest.fixture
+def make_tenant(tmp_path: Path) -> Iterator[Callable[..., Tenant]]:
+    opened: list[Tenant] = []
+
+    def make(*, data: bool = False, latency_ms: int = 0, **export: object) -> Tenant:
+        options = SandboxOptions(
+            port=0, data=tmp_path / "sandbox.db" if data else None, latency_ms=latency_ms
+        )
+        sandbox = start_in_background(options)
+        settings = settings_for(sandbox, tmp_path, **export)
+        tenant = Tenant(
+            sandbox,
+            settings,
+            Store(settings.database.url),
+            client_from_settings(settings),
+            tmp_path,
+        )
+        opened.append(tenant)
+        return tenant
+
+    yield make
+    for tenant in opened:
+        tenant.client.close()
+        tenant.store.close()
+        tenant.sandbox.stop()
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    return make_tenant()
