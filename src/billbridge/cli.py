@@ -98,6 +98,16 @@ def input_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
+@contextmanager
+def working(description: str) -> Iterator[None]:
+    """A spinner on stderr while a long import reads and checks its files (terminals only)."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(description, spinner="dots"):
+        yield
+
+
 def context(ctx: typer.Context) -> AppContext:
     obj = ctx.find_root().obj
     assert isinstance(obj, AppContext)
@@ -146,7 +156,7 @@ def import_organizations_command(ctx: typer.Context, files: Files) -> None:
     """
     from billbridge.importing import import_organizations
 
-    with input_errors():
+    with input_errors(), working("reading organizations"):
         counts = import_organizations(context(ctx).store(), files)
     out.print(f"organizations: {counts}")
 
@@ -156,7 +166,7 @@ def import_price_list_command(ctx: typer.Context, files: Files) -> None:
     """The broker price list (by sku; skus not in the files are kept)."""
     from billbridge.importing import import_price_list
 
-    with input_errors():
+    with input_errors(), working("reading the price list"):
         counts = import_price_list(context(ctx).store(), files)
     out.print(f"price list: {counts}")
 
@@ -166,7 +176,7 @@ def import_reports_command(ctx: typer.Context, files: Files) -> None:
     """Billing reports. A report id imported again with new content is a correction."""
     from billbridge.importing import import_reports
 
-    with input_errors():
+    with input_errors(), working("reading reports"):
         counts = import_reports(context(ctx).store(), files)
     out.print(f"reports: {counts}")
 
@@ -230,7 +240,7 @@ def import_partner_center_command(
     day = _parse_date(generated_on) if generated_on else datetime.now(UTC).date()
     azure = _parse_percent(azure_markup) if azure_markup is not None else None
     licence = _parse_percent(license_markup) if license_markup is not None else None
-    with input_errors():
+    with input_errors(), working("reading Partner Center files"):
         result = import_partner_center(
             context(ctx).store(),
             files,

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
@@ -128,6 +128,10 @@ class SandboxRuntime:
             return await self._handle(request)
         except ApiError as exc:
             return json_response(exc.status, exc.body, exc.headers)
+        except ClientDisconnect:
+            # The client went away mid-request (a killed export): nobody reads an answer.
+            logger.info("client disconnected during %s %s", request.method, request.url.path)
+            return Response(status_code=499)
         except Exception:
             logger.exception("sandbox failure on %s %s", request.method, request.url.path)
             return json_response(500, GENERIC_500_BODY)

@@ -1,0 +1,23 @@
+"""`billbridge demo`, which `make run` runs: it must work and tell the story."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from billbridge.demo import run_demo
+
+
+def test_demo_exports_the_sample_provider(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    assert run_demo(console, tmp_path) == 0
+    text = buffer.getvalue()
+    assert "linked 11 organizations" in text
+    assert "run 1: 12 report(s); created 44" in text
+    assert "endDate 2026-09-30 -> 2027-09-30" in text  # Northwind's renewal
+    assert "run 3: 24 report(s); created 0, updated 0, unchanged" in text  # exactly once
+    assert "17 contracts, 33 charges" in text
+    assert "skipped bb-2026-10-cohowinery: unmapped" in text
+    assert "skipped bb-2026-10-fourthcoffee: inactive" in text
