@@ -278,3 +278,17 @@ def test_two_reports_billing_the_same_subscription_and_period_conflict() -> None
     _, plan_b = plan_reports([first, second], ActualState(COMPANY))
     [charge] = [op for op in plan_b.operations if op.entity is Entity.CHARGE]
     assert charge.action is Action.CONFLICT and "report a of this export" in (charge.reason or "")
+
+
+def test_a_charge_an_earlier_revision_wrote_for_a_dropped_key_is_a_conflict() -> None:
+    dropped = existing_charge(id=901, marker=ChargeMarker("r-oct", "sub-9", "2026-10"))
+    other_report = existing_charge(id=902, marker=ChargeMarker("r-other", "sub-8", "2026-10"))
+    actual = ActualState(
+        COMPANY,
+        (existing_contract(),),
+        (existing_charge(), dropped, other_report),
+        (existing_product(),),
+    )
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    conflicts = [op for op in plan.operations if op.action is Action.CONFLICT]
+    assert [(str(op.key), op.autotask_id) for op in conflicts] == [("sub-9/2026-10", 901)]

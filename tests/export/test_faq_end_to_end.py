@@ -343,3 +343,18 @@ def test_charges_are_found_again_by_their_marker(tenant: Tenant) -> None:
         "ContractCharges", [F.contains("description", "[billbridge report=r1 key=sub-1/2026-10]")]
     )
     assert charge["id"]
+
+
+def test_a_correction_that_drops_a_subscription_reports_the_charge_left_behind(
+    tenant: Tenant,
+) -> None:
+    setup(tenant)
+    first = [line("r1", ORG, "2026-10", "sub-1"), line("r1", ORG, "2026-10", "sub-2", quantity="3")]
+    import_lines(tenant.store, tenant.workdir, first, "v1.csv")
+    tenant.engine().export(Selection(("r1",)))
+    import_lines(tenant.store, tenant.workdir, [line("r1", ORG, "2026-10", "sub-1")], "v2.csv")
+    result = tenant.engine().export(Selection(("r1",)))
+    [left] = [o for o in result.reports[0].operations if o.action == "conflict"]
+    assert left.key == "sub-2/2026-10" and "no longer bills it" in str(left.reason)
+    assert result.exit_code == 1
+    assert len(tenant.all("ContractCharges")) == 2  # nothing is deleted

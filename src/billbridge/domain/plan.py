@@ -198,6 +198,7 @@ def _plan_report(
             )
         else:
             operations.append(_plan_charge(charge, index))
+    operations.extend(_left_behind(desired, index))
     status = (
         ReportStatus.EXPORTED if any(op.writes for op in operations) else ReportStatus.NOTHING_TO_DO
     )
@@ -209,6 +210,31 @@ def _plan_report(
         tuple(operations),
         tuple(warnings),
     )
+
+
+def _left_behind(desired: DesiredState, index: _Index) -> list[Operation]:
+    """Charges an earlier revision of the report wrote for keys it no longer bills.
+
+    billbridge never deletes, so a correction that drops a subscription (or moves the period)
+    would leave a charge that bills too much; it is reported as a conflict for a person.
+    """
+    wanted = {charge.key for charge in desired.charges}
+    operations = []
+    for key, charges in sorted(index.charges_by_key.items()):
+        for charge in charges:
+            assert charge.marker is not None
+            if charge.marker.report_id == desired.report_id and key not in wanted:
+                operations.append(
+                    _conflict(
+                        Entity.CHARGE,
+                        key,
+                        charge.id,
+                        f"charge {charge.id} was written for {key} by an earlier revision of"
+                        f" report {desired.report_id}, which no longer bills it; billbridge"
+                        " never deletes: remove or credit it in Autotask",
+                    )
+                )
+    return operations
 
 
 def _plan_product(desired: DesiredProduct, index: _Index, warnings: list[str]) -> Operation:

@@ -31,8 +31,14 @@ BATCH = 200
 
 
 def read_actual(
-    client: AutotaskClient, states: Sequence[DesiredState], tenant: TenantContext
+    client: AutotaskClient,
+    states: Sequence[DesiredState],
+    tenant: TenantContext,
+    *,
+    written_before: Iterable[int] = (),
 ) -> ActualState:
+    """What Autotask holds for the keys of `states`, and the charges `written_before` (ids
+    the store remembers writing for these reports, to notice what a correction dropped)."""
     company_ids = sorted({s.company_id for s in states})
     subscriptions = sorted({c.key.subscription_id for s in states for c in s.contracts})
     product_keys = {p.key for s in states for p in s.products}
@@ -52,6 +58,11 @@ def read_actual(
         )
         look_alikes_f = pool.submit(_unkeyed_contracts, client, new_contract_companies, tenant)
         charges = _charges(client, states, contracts)
+        known = {c.id for c in charges}
+        earlier = sorted(set(written_before) - known)
+        if earlier:
+            found = client.query_in("ContractCharges", "id", earlier, batch_size=BATCH)
+            charges.extend(records.charge(r) for r in found)
         return ActualState(
             companies=companies_f.result(),
             contracts=tuple(contracts) + tuple(look_alikes_f.result()),

@@ -14,7 +14,7 @@ from datetime import date
 from billbridge.autotask import AutotaskClient, AutotaskError
 from billbridge.config import Settings
 from billbridge.domain.plan import ReportPlan, ReportStatus, plan_reports
-from billbridge.domain.records import ActualState, DesiredState, Skipped
+from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
 from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.export.actual import read_actual
@@ -185,7 +185,14 @@ class ExportEngine:
             for r in reports
         ]
         states = [d for d in decisions if isinstance(d, DesiredState)]
-        actual = read_actual(self._client, states, tenant) if tenant and states else None
+        actual = None
+        if tenant and states:
+            with self._store.transaction() as uow:
+                written = uow.exports.ids_by_report(
+                    Entity.CHARGE.value, [s.report_id for s in states]
+                )
+            earlier = [i for charges in written.values() for i in charges.values()]
+            actual = read_actual(self._client, states, tenant, written_before=earlier)
         plans = plan_reports(decisions, actual or ActualState())
         names = {o.organization_id: o.name for o in organizations.values()}
         return _Prepared(reports, plans, tenant, names)

@@ -45,6 +45,18 @@ class ExportStateRepository:
             )
         )
 
+    def ids_by_report(self, entity: str, report_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Report id -> {key: Autotask id} of the records of `entity` written for it."""
+        wanted = list(set(report_ids))
+        found: dict[str, dict[str, int]] = {}
+        for start in range(0, len(wanted), 500):
+            query = select(key_map.c.report_id, key_map.c.key, key_map.c.autotask_id).where(
+                key_map.c.entity == entity, key_map.c.report_id.in_(wanted[start : start + 500])
+            )
+            for row in self._db.execute(query):
+                found.setdefault(row.report_id, {})[row.key] = row.autotask_id
+        return found
+
     def known_ids(self, entity: str, keys: Iterable[str]) -> dict[str, int]:
         wanted = list(set(keys))
         found: dict[str, int] = {}
