@@ -213,7 +213,8 @@ def import_partner_center_command(
         str | None,
         typer.Option(
             "--generated-on",
-            help="Generated date of the reports (default: today, UTC).",
+            help="Generated date of the reports (default: today, UTC; a report already"
+            " imported with the same lines keeps its date).",
             metavar="DATE",
         ),
     ] = None,
@@ -237,7 +238,7 @@ def import_partner_center_command(
     """Microsoft Partner Center files: organizations by tenant id (links untouched) and reports."""
     from billbridge.importing import import_partner_center
 
-    day = _parse_date(generated_on) if generated_on else datetime.now(UTC).date()
+    day = _parse_date(generated_on) if generated_on else None
     azure = _parse_percent(azure_markup) if azure_markup is not None else None
     licence = _parse_percent(license_markup) if license_markup is not None else None
     with input_errors(), working("reading Partner Center files"):
@@ -245,6 +246,7 @@ def import_partner_center_command(
             context(ctx).store(),
             files,
             generated_on=day,
+            today=datetime.now(UTC).date(),
             azure_markup=azure,
             license_markup=licence,
         )

@@ -7,8 +7,8 @@ store is written only when there are none.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,24 +87,43 @@ def import_partner_center(
     store: Store,
     paths: Sequence[Path],
     *,
-    generated_on: date,
+    generated_on: date | None,
+    today: date | None = None,
     azure_markup: Decimal | None = None,
     license_markup: Decimal | None = None,
 ) -> PartnerCenterCounts:
-    """Organizations (by tenant id, never touching their links) and reports from Partner Center."""
+    """Organizations (by tenant id, never touching their links) and reports from Partner Center.
+
+    Without `generated_on`, new reports are generated `today`, and a report already stored
+    with the same lines keeps its date: importing the same file again on a later day changes
+    nothing (and does not make the report due again).
+    """
     with store.transaction() as uow:
         price_list = {item.sku: item for item in uow.price_list.all()}
     result = read_partner_center(
         paths,
-        generated_on=generated_on,
+        generated_on=generated_on or today or datetime.now(UTC).date(),
         azure_markup=azure_markup,
         license_markup=license_markup,
         price_list=price_list,
     )
     with store.transaction() as uow:
+        reports = result.reports
+        if generated_on is None:
+            reports = [_keep_generated_date(uow, item) for item in reports]
         organizations = uow.organizations.upsert(result.organizations, keep_links=True)
-        counts = _save_reports(uow, result.reports, paths)
+        counts = _save_reports(uow, reports, paths)
     return PartnerCenterCounts(organizations, counts, list(result.warnings))
+
+
+def _keep_generated_date(uow: UnitOfWork, item: LocatedReport) -> LocatedReport:
+    stored = uow.reports.get(item.report.report_id)
+    if stored is None or stored.report.generated_on == item.report.generated_on:
+        return item
+    same_day = replace(item.report, generated_on=stored.report.generated_on)
+    if same_day.content_hash != stored.content_hash:
+        return item
+    return replace(item, report=same_day)
 
 
 def _save_reports(

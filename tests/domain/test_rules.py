@@ -200,3 +200,13 @@ def test_azure_product_is_create_only_and_shared() -> None:
     [product] = state.products
     assert product.key == ProductKey(name="Azure Plan") and product.create_only
     assert product.billing_code_id == 29682801
+
+
+def test_azure_sums_are_exact_beyond_28_digits() -> None:
+    # 29 significant digits: in Decimal's default 28-digit context this sum would become
+    # 0.005 and round up to a cent; exactly, it is just below half a cent.
+    nearly_half = "0.00" + "4" + "9" * 28
+    usage = line("az-1", AZURE, "1", nearly_half, nearly_half, "m1", "Meter")
+    [charge] = desired(usage, line("az-1", AZURE, "0", "1", "1", "m2", "Meter")).charges
+    assert (charge.unit_cost, charge.unit_price) == (Decimal("0.00"), Decimal("0.00"))
+    assert Decimal(0) + Decimal(nearly_half) == Decimal("0.005")  # what the default would do

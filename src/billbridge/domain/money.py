@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 CENT = Decimal("0.01")
+# Wide enough that products and sums of 40-digit values are exact (the default is 28 digits).
+EXACT = Context(prec=200)
+
+
+def exact_sum(amounts: Iterable[Decimal]) -> Decimal:
+    """The exact sum of exact values (never rounded to the default 28 digits)."""
+    total = Decimal(0)
+    for amount in amounts:
+        total = EXACT.add(total, amount)
+    return total
 
 
 def round_cents(amount: Decimal) -> Decimal:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from billbridge.domain.money import round_cents
+from billbridge.domain.money import EXACT, exact_sum, round_cents
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.records import (
@@ -220,8 +220,8 @@ def _azure_charge(
     report: BillingReport, contract: ContractKey, lines: Sequence[ReportLine], rules: ExportRules
 ) -> DesiredCharge:
     # Summed exactly, rounded once: rounding each meter would drift by cents on big tenants.
-    cost = round_cents(sum((line.quantity * line.unit_cost for line in lines), Decimal(0)))
-    price = round_cents(sum((line.quantity * line.unit_price for line in lines), Decimal(0)))
+    cost = round_cents(exact_sum(EXACT.multiply(line.quantity, line.unit_cost) for line in lines))
+    price = round_cents(exact_sum(EXACT.multiply(line.quantity, line.unit_price) for line in lines))
     key = ChargeKey(contract.subscription_id, report.period_start)
     summary = (
         f"Azure usage of subscription {contract.subscription_id},"

@@ -97,6 +97,8 @@ class RowReader:
         if number is None or not number.is_finite():
             self.problem(column, f"'{value}' is not a number")
             return None
+        if number.is_zero():
+            number = Decimal(0)  # `0E-100` is zero, however many places it claims
         _, digits, exponent = number.as_tuple()
         too_fine = isinstance(exponent, int) and exponent < -_MAX_DIGITS
         if len(digits) > _MAX_DIGITS or too_fine or number.adjusted() > _MAX_MAGNITUDE:

@@ -1,4 +1,19 @@
-"""Microsoft Partner Center billing files as a source of organizations and reports."""
+"""Microsoft Partner Center files as a source of organizations and billing reports.
+
+`read_partner_center` reads any mix of the New Commerce invoice reconciliation (CSV, the API's
+JSON line items) and the daily-rated usage file (CSV, the Graph export's JSON lines), plain or
+gzipped, recognised by their columns. It returns one organization per customer tenant and one
+report per customer, billing period and kind of file, or raises `InputError` listing every
+problem found. The modules, in reading order:
+
+- `files`: opening (gzip, CSV or JSON, line numbers); `detect`: the kind of file;
+- `columns`, `values`, `numbers`, `dates`: binding columns by name and reading their values;
+- `invoice` and `charges`: reconciliation lines and the charge rules for licences;
+- `usage` and `columnar`: usage rows summed per meter (by rows, or by columns for big CSVs);
+- `prices`: sale prices; `reports`: organizations, periods, report ids.
+
+docs/partner-center.md explains the rules for users.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +25,24 @@ from pathlib import Path
 
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
-from billbridge.sources.problems import InputError, Problem
+from billbridge.sources.partner_center import usage
+from billbridge.sources.partner_center.columnar import read_usage_csv
+from billbridge.sources.partner_center.columns import bind
+from billbridge.sources.partner_center.detect import FileKind, detect
+from billbridge.sources.partner_center.files import Source, fingerprint, open_source
+from billbridge.sources.partner_center.invoice import InvoiceLine, read_invoice_lines
+from billbridge.sources.partner_center.prices import Pricing
+from billbridge.sources.partner_center.reports import Builder, UsageFile
+from billbridge.sources.problems import ProblemLog
 from billbridge.sources.reports import LocatedReport
+
+__all__ = ["PartnerCenterImport", "read_partner_center"]
 
 
 @dataclass(frozen=True)
 class PartnerCenterImport:
     organizations: list[Organization]
+    """One per customer tenant, never linked to a company (the store keeps existing links)."""
     reports: list[LocatedReport]
     warnings: list[str] = field(default_factory=list)
 
@@ -29,7 +55,58 @@ def read_partner_center(
     license_markup: Decimal | None,
     price_list: Mapping[str, PriceListItem],
 ) -> PartnerCenterImport:
-    """Placeholder until the Partner Center reader lands (issue 6)."""
-    raise InputError(
-        [Problem(str(p), None, None, "Partner Center files are not supported yet") for p in paths]
+    """Organizations and reports of the files, or `InputError` listing every problem."""
+    log = ProblemLog()
+    invoice_lines: list[InvoiceLine] = []
+    usage_files: list[UsageFile] = []
+    seen: dict[tuple[int, str], Path] = {}
+    for index, path in enumerate(paths):
+        identity = fingerprint(path)
+        if identity is not None and identity in seen:
+            log.add(
+                path, None, None, f"is the same file as {seen[identity]}: each file counts once"
+            )
+            continue
+        if identity is not None:
+            seen[identity] = path
+        source = open_source(path, log)
+        if source is None:
+            continue
+        kind = detect(source.columns)
+        if isinstance(kind, str):
+            log.add(path, source.header_line, None, kind)
+        elif kind is FileKind.INVOICE:
+            invoice_lines.extend(read_invoice_lines(source, index, log))
+        else:
+            meters = _read_usage(source, log)
+            if meters is not None:
+                usage_files.append(UsageFile(source.name, index, meters))
+    log.raise_if_any()
+    builder = Builder(
+        files=[str(path) for path in paths],
+        generated_on=generated_on,
+        pricing=Pricing(price_list, license_markup, azure_markup),
+        log=log,
     )
+    reports = builder.invoice_reports(invoice_lines) + builder.usage_reports(usage_files)
+    log.raise_if_any()
+    organizations = builder.organizations()
+    warnings = builder.warnings + list(builder.pricing.warnings.values())
+    return PartnerCenterImport(organizations, reports, warnings)
+
+
+def _read_usage(source: Source, log: ProblemLog) -> dict[usage.UsageKey, usage.MeterUsage] | None:
+    binding, problems = bind(source.columns, usage.FIELDS)
+    for column, message in problems:
+        log.add(source.name, source.header_line, column, message)
+    if problems:
+        return None
+    if source.format == "csv":
+        meters = read_usage_csv(source, binding)
+        if meters is not None:
+            return meters
+    before = len(log.problems)
+    groups = usage.read_rows(source, binding, log)
+    if len(log.problems) > before:
+        return None
+    return usage.finish(groups.items(), usage.layout(binding))

@@ -1,0 +1,288 @@
+"""Benchmark: importing a big Partner Center daily-rated usage file.
+
+Generates a 1,000,000-row daily-rated usage CSV with Microsoft's 55 columns and realistic values
+(about 100 customers, 300 Azure subscriptions, several hundred meters, exponent-notation numbers,
+US dates), then measures, each in a fresh process, the wall time and peak memory (RSS) of
+
+- billbridge: `read_partner_center` on the file (exact Decimal totals, every value validated);
+- the anchors: polars `read_csv` + group-by of the same file (floats), and DuckDB's `read_csv`
+  + GROUP BY, which show how fast reading and summing this file can be.
+
+Usage: .venv/bin/python bench/bench_partner_center.py [--rows N] [--out DIR] [--keep]
+The file is written to DIR (default bench/out/, gitignored) and reused while it has N rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from decimal import Context, Decimal
+from pathlib import Path
+from typing import Any
+
+COLUMNS = (
+    "PartnerId,PartnerName,CustomerId,CustomerName,CustomerDomainName,CustomerCountry,MpnId,"
+    "Tier2MpnId,InvoiceNumber,ProductId,SkuId,AvailabilityId,SkuName,ProductName,PublisherName,"
+    "PublisherId,SubscriptionDescription,SubscriptionId,ChargeStartDate,ChargeEndDate,UsageDate,"
+    "MeterType,MeterCategory,MeterId,MeterSubCategory,MeterName,MeterRegion,Unit,"
+    "ResourceLocation,ConsumedService,ResourceGroup,ResourceURI,ChargeType,UnitPrice,Quantity,"
+    "UnitType,BillingPreTaxTotal,BillingCurrency,PricingPreTaxTotal,PricingCurrency,ServiceInfo1,"
+    "ServiceInfo2,Tags,AdditionalInfo,EffectiveUnitPrice,PCToBCExchangeRate,"
+    "PCToBCExchangeRateDate,EntitlementId,EntitlementDescription,PartnerEarnedCreditPercentage,"
+    "CreditPercentage,CreditType,BenefitId,BenefitOrderId,BenefitType"
+).split(",")
+
+_CATEGORIES = (
+    ("Virtual Machines", "Virtual Machines Dv3 Series Windows", "1 Hour", "Microsoft.Compute"),
+    ("Storage", "Standard HDD Managed Disks", "10K", "Microsoft.Compute"),
+    ("Storage", "Tables", "1 GB/Month", "Microsoft.Storage"),
+    ("Bandwidth", "Bandwidth Inter-Region", "1 GB", "Microsoft.Network"),
+    ("Log Analytics", "Log Analytics", "1 GB", "Microsoft.OperationalInsights"),
+    ("Azure App Service", "Azure App Service Basic Plan", "1 Hour", "Microsoft.Web"),
+    ("SQL Database", "SQL Database Single Standard", "1/Day", "Microsoft.Sql"),
+    ("Azure Database for PostgreSQL", "Flexible Server", "1 Hour", "Microsoft.DBforPostgreSQL"),
+    ("Virtual Network", "IP Addresses", "1 Hour", "Microsoft.Network"),
+    ("Key Vault", "Key Vault", "10K", "Microsoft.KeyVault"),
+)
+_TEN_DIGITS = Context(prec=10)
+_REGIONS = (("AP Southeast", "southeastasia"), ("US East", "eastus"), ("EU West", "westeurope"))
+
+
+def ms_number(value: Decimal) -> str:
+    """A number as Microsoft's CSV writes it: plain, or `7.10833E-05` below 1E-4."""
+    if value.is_zero():
+        return "0"
+    if abs(value) < Decimal("0.0001"):
+        mantissa, exponent = f"{value:.5E}".split("E")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}E{int(exponent):+03d}"
+    return format(value.normalize(), "f")
+
+
+def generate(path: Path, rows: int, *, seed: int = 20251130) -> None:
+    rnd = random.Random(seed)
+
+    def guid() -> str:
+        return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+    partner = guid()
+    customers: list[dict[str, Any]] = []
+    for number in range(1, 101):
+        eur = number % 10 == 0
+        customers.append(
+            {
+                "id": guid(),
+                "name": f"Customer {number:03d}",
+                "domain": f"customer{number:03d}.onmicrosoft.com",
+                "country": "DE" if eur else "US",
+                "plan": guid(),
+                "currency": "EUR" if eur else "USD",
+                "rate": Decimal("0.921155") if eur else Decimal(1),
+            }
+        )
+    meters: list[dict[str, Any]] = []
+    for number in range(400):
+        category, subcategory, unit, service = rnd.choice(_CATEGORIES)
+        region, location = rnd.choice(_REGIONS)
+        price = Decimal(rnd.choice(("0.08", "0.217", "0.0005", "0.045", "0.01", "0.00036", "2.3")))
+        meters.append(
+            {
+                "id": guid(),
+                "product": f"DZH318Z0{rnd.randrange(36**4):04X}"[:12],
+                "sku": f"{rnd.randrange(1, 400):04d}",
+                "category": category,
+                "subcategory": subcategory,
+                "name": f"{subcategory} meter {number}",
+                "unit": unit,
+                "service": service,
+                "region": region,
+                "location": location,
+                "price": price,
+            }
+        )
+    subscriptions: list[tuple[dict[str, Any], str, str, list[dict[str, Any]]]] = []
+    for number in range(300):
+        customer = customers[number % 100] if number < 100 else rnd.choice(customers)
+        # Each Azure subscription uses its own few dozen meters, a few of them heavily.
+        used = rnd.sample(meters, rnd.randrange(20, 121))
+        subscriptions.append((customer, guid(), f"Azure subscription {number + 1:03d}", used))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(",".join(COLUMNS) + "\n")
+        for _ in range(rows):
+            customer, entitlement, description, used = rnd.choice(subscriptions)
+            meter = used[min(int(rnd.expovariate(1 / 15)), len(used) - 1)]
+            day = rnd.randrange(1, 31)
+            pec = rnd.random() > 0.02
+            quantity = (
+                Decimal(rnd.choice(("24", "1", "0.5")))
+                if rnd.random() < 0.3
+                else (Decimal(rnd.randrange(1, 10**7)).scaleb(-rnd.randrange(3, 12)))
+            )
+            unit_price = meter["price"]
+            effective = unit_price * Decimal("0.85") if pec else unit_price
+            pricing_total = effective * quantity
+            # Microsoft writes about ten significant digits (`7.10833E-05`, `0.0127060295`).
+            billing_total = _TEN_DIGITS.plus(pricing_total * customer["rate"])
+            pricing_total = _TEN_DIGITS.plus(pricing_total)
+            group = f"rg-{rnd.randrange(16**10):010x}"
+            values = (
+                partner,
+                "Example Partner Ltd",
+                customer["id"],
+                customer["name"],
+                customer["domain"],
+                customer["country"],
+                "",
+                "",
+                "G000100200",
+                meter["product"],
+                meter["sku"],
+                "DZH318Z09SQD",
+                meter["name"].split(" meter ")[0],
+                meter["subcategory"],
+                "Microsoft",
+                "",
+                "",
+                customer["plan"],
+                "11/01/2025",
+                "11/30/2025",
+                f"11/{day:02d}/2025",
+                meter["unit"],
+                meter["category"],
+                meter["id"],
+                meter["subcategory"],
+                meter["name"],
+                meter["region"],
+                meter["unit"],
+                meter["location"],
+                meter["service"],
+                group,
+                f"/subscriptions/{entitlement}/resourceGroups/{group}/providers/res-{day}",
+                "Usage",
+                ms_number(unit_price),
+                ms_number(quantity),
+                meter["unit"],
+                ms_number(billing_total),
+                customer["currency"],
+                ms_number(pricing_total),
+                "USD",
+                "",
+                "",
+                "",
+                "",
+                ms_number(effective),
+                ms_number(customer["rate"]),
+                "11/01/2025",
+                entitlement,
+                description,
+                "15" if pec else "",
+                "15" if pec else "",
+                "Partner Earned Credit Applied" if pec else "Credit Not Applied",
+                "",
+                "",
+                "Charge",
+            )
+            out.write(",".join(values) + "\n")
+
+
+# Each measured job runs in a fresh interpreter, so that its peak RSS is its own.
+_JOBS = {
+    "billbridge": """
+        from datetime import date
+        from pathlib import Path
+        from billbridge.sources.partner_center import read_partner_center
+        start = time.perf_counter()
+        result = read_partner_center([Path(PATH)], generated_on=date(2025, 12, 6),
+            azure_markup=None, license_markup=None, price_list={})
+        seconds = time.perf_counter() - start
+        lines = sum(len(located.report.lines) for located in result.reports)
+        detail = f"{len(result.reports)} reports, {lines} lines"
+    """,
+    "polars": """
+        import polars as pl
+        start = time.perf_counter()
+        frame = pl.read_csv(PATH).group_by("CustomerId", "EntitlementId", "MeterId").agg(
+            pl.col("BillingPreTaxTotal").sum(),
+            (pl.col("UnitPrice") * pl.col("Quantity") * pl.col("PCToBCExchangeRate")).sum(),
+            pl.col("Quantity").sum())
+        seconds = time.perf_counter() - start
+        detail = f"{frame.height} groups (floats)"
+    """,
+    "duckdb": """
+        import duckdb
+        start = time.perf_counter()
+        rows = duckdb.sql(f'''SELECT CustomerId, EntitlementId, MeterId, sum(BillingPreTaxTotal),
+            sum(UnitPrice * Quantity * PCToBCExchangeRate), sum(Quantity)
+            FROM read_csv('{PATH}') GROUP BY ALL''').fetchall()
+        seconds = time.perf_counter() - start
+        detail = f"{len(rows)} groups (doubles)"
+    """,
+}
+
+
+def measure(name: str, path: Path) -> dict[str, object]:
+    code = "import json, resource, time\n" + f"PATH = {str(path)!r}\n"
+    code += textwrap.dedent(_JOBS[name])
+    code += (
+        "\nprint(json.dumps({'seconds': seconds, 'detail': detail,"
+        " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr}")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per job; the best is shown")
+    parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        help="also import a gzipped copy (decompressed to a temp file)",
+    )
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"daily-usage-{args.rows}.csv"
+    if not path.exists():
+        print(f"generating {path} ({args.rows:,} rows) ...", flush=True)
+        generate(path, args.rows)
+    print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
+    results = {}
+    for name in ("billbridge", "polars", "duckdb"):
+        runs = [measure(name, path) for _ in range(args.repeat)]
+        results[name] = min(runs, key=lambda run: float(str(run["seconds"])))
+    if args.gzip:
+        packed = path.with_suffix(".csv.gz")
+        if not packed.exists():
+            with path.open("rb") as plain, gzip.open(packed, "wb", compresslevel=1) as out:
+                shutil.copyfileobj(plain, out, 1 << 22)
+        runs = [measure("billbridge", packed) for _ in range(args.repeat)]
+        results["billbridge .gz"] = min(runs, key=lambda run: float(str(run["seconds"])))
+    base = float(str(results["polars"]["seconds"]))
+    print(f"{'job':<16}{'wall s':>8}{'peak RSS MiB':>14}{'x polars':>10}{'x duckdb':>10}  detail")
+    duck = float(str(results["duckdb"]["seconds"]))
+    for name, run in results.items():
+        seconds = float(str(run["seconds"]))
+        print(
+            f"{name:<16}{seconds:>8.2f}{float(str(run['rss_mb'])):>14.0f}"
+            f"{seconds / base:>10.2f}{seconds / duck:>10.2f}  {run['detail']}"
+        )
+    if not args.keep:
+        path.unlink()
+        path.with_suffix(".csv.gz").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
