@@ -20,14 +20,10 @@ SAMPLES = Path(__file__).parent / "data"
 # Microsoft's documented billing scenarios, copied from the project's reference samples (a
 # transcription of public Microsoft docs, see its comment lines): the golden tests always run.
 SCENARIOS = SAMPLES / "ms_docs_nce_billing_scenarios.csv"
-# The bigger reference samples live next to the repository (../shared/reference/...), or where
-# BILLBRIDGE_REFERENCE_SAMPLES points; the tests that use them are skipped without them.
-REFERENCE = Path(
-    os.environ.get(
-        "BILLBRIDGE_REFERENCE_SAMPLES",
-        Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "microsoft-samples",
-    )
-)
+# Microsoft's public samples, copied from the project's reference folder (see data/README.md):
+# a real, anonymised Azure plan usage export of 89,780 rows, and the Partner Center API's
+# documented line items. BILLBRIDGE_REFERENCE_SAMPLES may point at another copy.
+REFERENCE = Path(os.environ.get("BILLBRIDGE_REFERENCE_SAMPLES", SAMPLES))
 REAL_USAGE = REFERENCE / "azure-billed-usage-2025-11-anonymised.csv.gz"
 API_EXAMPLES = REFERENCE / "ms_docs_partnercenter_invoice_api_examples.json"
 
