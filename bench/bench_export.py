@@ -18,16 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from billbridge.autotask import F
-from billbridge.config import (
-    AutotaskSettings,
-    DatabaseSettings,
-    ExportSettings,
-    Settings,
-    WebSettings,
-)
+from billbridge.demo import sandbox_settings
 from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.importing import import_organizations, import_price_list, import_reports
@@ -62,17 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-export-"))
     with start_in_background(SandboxOptions(port=0)) as sandbox:
-        settings = Settings(
-            database=DatabaseSettings(url=f"sqlite:///{workdir / 'state.db'}"),
-            autotask=AutotaskSettings(
-                zone_lookup_url=sandbox.zone_lookup_url,
-                username=sandbox.username,
-                secret=SecretStr(sandbox.secret),
-                integration_code=SecretStr(sandbox.integration_code),
-            ),
-            export=ExportSettings(product_billing_code="Microsoft Licensing"),
-            web=WebSettings(),
-        )
+        settings = sandbox_settings(sandbox, f"sqlite:///{workdir / 'state.db'}")
         store = Store(settings.database.url)
         with client_from_settings(settings) as setup:
             owner = next(iter(setup.query("Resources", [F.eq("isActive", True)])))["id"]

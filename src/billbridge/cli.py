@@ -17,6 +17,7 @@ from rich.console import Console
 from billbridge import __version__
 from billbridge.autotask import AuthenticationError, AutotaskError
 from billbridge.config import Settings, SettingsError
+from billbridge.export.results import RunResult
 from billbridge.sandbox import cli as sandbox_cli
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
@@ -315,24 +316,8 @@ def plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show every operation an export would perform; writes nothing in Autotask or the store."""
-    from billbridge.export.connection import client_from_settings
-    from billbridge.export.engine import ExportEngine, Selection
-    from billbridge.render import run_result
-
-    app_context = context(ctx)
-    day = _parse_date(today) if today else datetime.now(UTC).date()
-    with export_errors():
-        settings = app_context.settings()
-        with client_from_settings(settings) as client:
-            engine = ExportEngine(app_context.store(), settings, client)
-            result = engine.plan(Selection(tuple(report_ids or ()), due, day))
-    if as_json:
-        out.print_json(json.dumps(result.to_json()))
-    else:
-        if not result.reports:
-            out.print("nothing is due")
-        else:
-            run_result(out, result, planned=True)
+    result = _run_engine(ctx, report_ids, due, today, write=False)
+    _show_result(result, as_json=as_json, planned=True)
 
 
 @app.command("export")
@@ -344,26 +329,40 @@ def export_command(
     as_json: JsonOption = False,
 ) -> None:
     """Export reports into Autotask; exit 1 when a report failed or a conflict needs you."""
+    result = _run_engine(ctx, report_ids, due, today, write=True)
+    _show_result(result, as_json=as_json, planned=False)
+    raise typer.Exit(result.exit_code)
+
+
+def _run_engine(
+    ctx: typer.Context, report_ids: list[str] | None, due: bool, today: str | None, *, write: bool
+) -> RunResult:
+    """Plan or export the selected reports, mapping what stops them to an exit status."""
     from billbridge.export.connection import client_from_settings
     from billbridge.export.engine import ExportEngine, Selection
-    from billbridge.render import run_result
 
     app_context = context(ctx)
     day = _parse_date(today) if today else datetime.now(UTC).date()
+    selection = Selection(tuple(report_ids or ()), due, day)
     with export_errors():
         settings = app_context.settings()
-        with client_from_settings(settings) as client, progress_bar("exporting") as progress:
+        with client_from_settings(settings) as client:
             engine = ExportEngine(app_context.store(), settings, client)
-            result = engine.export(
-                Selection(tuple(report_ids or ()), due, day), trigger="cli", on_progress=progress
-            )
+            if not write:
+                return engine.plan(selection)
+            with progress_bar("exporting") as progress:
+                return engine.export(selection, trigger="cli", on_progress=progress)
+
+
+def _show_result(result: RunResult, *, as_json: bool, planned: bool) -> None:
+    from billbridge.render import run_result
+
     if as_json:
         out.print_json(json.dumps(result.to_json()))
     elif not result.reports:
         out.print("nothing is due")
     else:
-        run_result(out, result, planned=False)
-    raise typer.Exit(result.exit_code)
+        run_result(out, result, planned=planned)
 
 
 @app.command("runs")

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from rich.console import Console
@@ -30,12 +31,27 @@ from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.importing import import_organizations, import_price_list, import_reports
 from billbridge.render import run_result, summary_line
-from billbridge.sandbox import SandboxOptions, start_in_background
+from billbridge.sandbox import RunningSandbox, SandboxOptions, start_in_background
 from billbridge.store import Store
 
 DATA = resources.files("billbridge") / "demo_data"
 # Coho Winery has no company in Autotask yet: its reports are skipped as unmapped.
 WITHOUT_COMPANY = {"Coho Winery"}
+
+
+def sandbox_settings(sandbox: RunningSandbox, database_url: str, **export: Any) -> Settings:
+    """Settings of billbridge pointed at a running sandbox (demo, benchmarks, tests)."""
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        autotask=AutotaskSettings(
+            zone_lookup_url=sandbox.zone_lookup_url,
+            username=sandbox.username,
+            secret=SecretStr(sandbox.secret),
+            integration_code=SecretStr(sandbox.integration_code),
+        ),
+        export=ExportSettings(product_billing_code="Microsoft Licensing", **export),
+        web=WebSettings(),
+    )
 
 
 def demo_files() -> dict[str, Path]:
@@ -48,17 +64,7 @@ def run_demo(console: Console, keep: Path | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     sandbox_data = workdir / "sandbox.db" if keep else None
     with start_in_background(SandboxOptions(port=0, data=sandbox_data)) as sandbox:
-        settings = Settings(
-            database=DatabaseSettings(url=f"sqlite:///{workdir / 'billbridge.db'}"),
-            autotask=AutotaskSettings(
-                zone_lookup_url=sandbox.zone_lookup_url,
-                username=sandbox.username,
-                secret=SecretStr(sandbox.secret),
-                integration_code=SecretStr(sandbox.integration_code),
-            ),
-            export=ExportSettings(product_billing_code="Microsoft Licensing"),
-            web=WebSettings(),
-        )
+        settings = sandbox_settings(sandbox, f"sqlite:///{workdir / 'billbridge.db'}")
         console.rule("billbridge demo")
         console.print(f"Autotask sandbox at {sandbox.base_url} (user {sandbox.username})")
         console.print(f"state store: {workdir / 'billbridge.db'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from billbridge.export.results import OperationResult
 from billbridge.store.runs import RunDetail, RunSummary
 
 
@@ -30,20 +31,17 @@ def run_detail_json(detail: RunDetail) -> dict[str, Any]:
     data = run_summary_json(detail.summary)
     operations: dict[str, list[dict[str, Any]]] = {}
     for op in detail.operations:
-        entry: dict[str, Any] = {
-            "action": op.action,
-            "entity": op.entity,
-            "key": op.key,
-            "autotask_id": op.autotask_id,
-            "changes": op.changes,
-        }
-        if op.reason:
-            entry["reason"] = op.reason
-        if op.state != "none":
-            entry["state"] = op.state
-        if op.error:
-            entry["error"] = op.error
-        operations.setdefault(op.report_id, []).append(entry)
+        result = OperationResult(
+            op.action,
+            op.entity,
+            op.key,
+            op.autotask_id,
+            op.changes,
+            op.reason,
+            None if op.state == "none" else op.state,
+            op.error,
+        )
+        operations.setdefault(op.report_id, []).append(result.to_json())
     data["reports"] = [
         {
             "report_id": report.report_id,

@@ -7,16 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from billbridge.autotask import AutotaskClient, F
 from billbridge.config import (
-    AutotaskSettings,
-    DatabaseSettings,
-    ExportSettings,
     Settings,
-    WebSettings,
 )
+from billbridge.demo import sandbox_settings
 from billbridge.export.apply import ApplyOptions
 from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine
@@ -65,17 +61,7 @@ class Tenant:
 
 
 def settings_for(sandbox: RunningSandbox, workdir: Path, **export: object) -> Settings:
-    return Settings(
-        database=DatabaseSettings(url=f"sqlite:///{workdir / 'billbridge.db'}"),
-        autotask=AutotaskSettings(
-            zone_lookup_url=sandbox.zone_lookup_url,
-            username=sandbox.username,
-            secret=SecretStr(sandbox.secret),
-            integration_code=SecretStr(sandbox.integration_code),
-        ),
-        export=ExportSettings(product_billing_code="Microsoft Licensing", **export),  # type: ignore[arg-type]
-        web=WebSettings(),
-    )
+    return sandbox_settings(sandbox, f"sqlite:///{workdir / 'billbridge.db'}", **export)
 
 
 @pytest.fixture

@@ -259,14 +259,7 @@ def _plan_product(desired: DesiredProduct, index: _Index, warnings: list[str]) -
         )
     if desired.create_only:
         return Operation(Action.UNCHANGED, Entity.PRODUCT, desired.key, product.id, {})
-    current: dict[str, Value] = {
-        "name": product.name,
-        "unitCost": product.unit_cost,
-        "unitPrice": product.unit_price,
-        "productBillingCodeID": product.billing_code_id,
-        "isActive": product.is_active,
-    }
-    return _compare(Entity.PRODUCT, desired.key, product.id, wanted, current)
+    return _compare(Entity.PRODUCT, desired.key, product.id, wanted, product.fields())
 
 
 def _plan_contract(desired: DesiredContract, index: _Index, warnings: list[str]) -> Operation:
@@ -367,16 +360,7 @@ def _charge_operation(desired: DesiredCharge, index: _Index) -> Operation:
             f"charge {charge.id} for {desired.key} was written by report"
             f" {charge.marker.report_id}; two reports bill the same subscription and period",
         )
-    current: dict[str, Value] = {
-        "name": charge.name,
-        "description": charge.description,
-        "datePurchased": charge.date_purchased,
-        "unitQuantity": charge.unit_quantity,
-        "unitCost": charge.unit_cost,
-        "unitPrice": charge.unit_price,
-        "productID": charge.product_id,
-    }
-    operation = _compare(Entity.CHARGE, desired.key, charge.id, wanted, current)
+    operation = _compare(Entity.CHARGE, desired.key, charge.id, wanted, charge.fields())
     if operation.action is Action.UPDATE and charge.is_billed:
         return replace(
             operation,

@@ -180,6 +180,10 @@ class ActualContract:
     end_date: date | None
     status: int | None = None
 
+    def fields(self) -> dict[str, Value]:
+        """The fields billbridge may change, by their Autotask names."""
+        return {"contractName": self.name, "endDate": self.end_date}
+
 
 @dataclass(frozen=True, slots=True)
 class ActualCharge:
@@ -195,6 +199,18 @@ class ActualCharge:
     product_id: int | None
     is_billed: bool
 
+    def fields(self) -> dict[str, Value]:
+        """The fields billbridge may change, by their Autotask names."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "datePurchased": self.date_purchased,
+            "unitQuantity": self.unit_quantity,
+            "unitCost": self.unit_cost,
+            "unitPrice": self.unit_price,
+            "productID": self.product_id,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ActualProduct:
@@ -205,6 +221,16 @@ class ActualProduct:
     unit_price: Decimal | None
     billing_code_id: int | None
     is_active: bool
+
+    def fields(self) -> dict[str, Value]:
+        """The fields billbridge may change, by their Autotask names."""
+        return {
+            "name": self.name,
+            "unitCost": self.unit_cost,
+            "unitPrice": self.unit_price,
+            "productBillingCodeID": self.billing_code_id,
+            "isActive": self.is_active,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 from billbridge.autotask import AutotaskClient, AutotaskError, UnknownOutcomeError
 from billbridge.domain.plan import Action, Operation, ReportPlan, same_value
-from billbridge.domain.records import ChargeKey, ContractKey, Entity, ProductKey
+from billbridge.domain.records import ChargeKey, ContractKey, Entity, ProductKey, Value
 from billbridge.export import actual, records
 from billbridge.export.tenant import TenantContext
 from billbridge.store import Store
@@ -318,26 +318,9 @@ class Applier:
             self._on_progress(done, total)
 
 
-def _comparable(entity: Entity, record: Mapping[str, Any]) -> dict[str, Any]:
+def _comparable(entity: Entity, record: Mapping[str, Any]) -> dict[str, Value]:
     if entity is Entity.CONTRACT:
-        contract = records.contract(record, "")
-        return {"endDate": contract.end_date, "contractName": contract.name}
+        return records.contract(record, "").fields()
     if entity is Entity.PRODUCT:
-        product = records.product(record)
-        return {
-            "name": product.name,
-            "unitCost": product.unit_cost,
-            "unitPrice": product.unit_price,
-            "productBillingCodeID": product.billing_code_id,
-            "isActive": product.is_active,
-        }
-    charge = records.charge(record)
-    return {
-        "name": charge.name,
-        "description": charge.description,
-        "datePurchased": charge.date_purchased,
-        "unitQuantity": charge.unit_quantity,
-        "unitCost": charge.unit_cost,
-        "unitPrice": charge.unit_price,
-        "productID": charge.product_id,
-    }
+        return records.product(record).fields()
+    return records.charge(record).fields()
