@@ -92,7 +92,8 @@ class ExportSettings(_Section):
 class WebSettings(_Section):
     admin_password: SecretStr | None = None
     session_secret: SecretStr | None = None
-    """Key that signs session cookies; random per process when unset (sessions end on restart)."""
+    """Key that signs the login form's cookie; random per process when unset. Sessions are
+    kept in the memory of `serve`, so they end when it restarts either way."""
 
 
 _SECTIONS: dict[str, type[_Section]] = {

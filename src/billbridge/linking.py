@@ -7,6 +7,9 @@ stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from billbridge.autotask import AutotaskClient
 from billbridge.config import Settings
 from billbridge.domain.matching import CompanyCandidate, Suggestion, exact_match, suggest
 from billbridge.domain.organization import Organization
@@ -14,12 +17,21 @@ from billbridge.export.companies import companies_by_id, list_companies
 from billbridge.export.connection import client_from_settings
 from billbridge.store import Store
 
+ClientFactory = Callable[[Settings], AutotaskClient]
+
 
 class LinkError(ValueError):
     """A link that cannot be made (unknown organization, missing or inactive company)."""
 
 
-def link_one(store: Store, settings: Settings, organization_id: str, company_id: int | None) -> str:
+def link_one(
+    store: Store,
+    settings: Settings,
+    organization_id: str,
+    company_id: int | None,
+    *,
+    client_factory: ClientFactory = client_from_settings,
+) -> str:
     """Link (or with None, unlink) one organization; returns what was done, for people."""
     with store.transaction() as uow:
         organization = uow.organizations.get(organization_id)
@@ -29,7 +41,7 @@ def link_one(store: Store, settings: Settings, organization_id: str, company_id:
         with store.transaction() as uow:
             uow.organizations.link(organization_id, None)
         return f"unlinked {organization.name} ({organization_id})"
-    with client_from_settings(settings) as client:
+    with client_factory(settings) as client:
         company = companies_by_id(client, [company_id]).get(company_id)
     if company is None:
         raise LinkError(f"Autotask has no company {company_id}")
@@ -41,25 +53,29 @@ def link_one(store: Store, settings: Settings, organization_id: str, company_id:
 
 
 def suggestions_for_unlinked(
-    store: Store, settings: Settings, *, limit: int = 3
+    store: Store,
+    settings: Settings,
+    *,
+    limit: int = 3,
+    client_factory: ClientFactory = client_from_settings,
 ) -> list[tuple[Organization, list[Suggestion]]]:
     """Ranked candidates for every active organization without a link."""
     unlinked = _unlinked(store)
     if not unlinked:
         return []
-    with client_from_settings(settings) as client:
+    with client_factory(settings) as client:
         companies = list_companies(client)
     return [(o, suggest(o, companies, limit=limit)) for o in unlinked]
 
 
 def apply_exact_links(
-    store: Store, settings: Settings
+    store: Store, settings: Settings, *, client_factory: ClientFactory = client_from_settings
 ) -> list[tuple[Organization, CompanyCandidate]]:
     """Link each unlinked organization that has exactly one exact name or domain match."""
     unlinked = _unlinked(store)
     if not unlinked:
         return []
-    with client_from_settings(settings) as client:
+    with client_factory(settings) as client:
         companies = list_companies(client)
     linked = []
     with store.transaction() as uow:

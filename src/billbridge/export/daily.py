@@ -35,11 +35,15 @@ class DailyCheck:
         has_run: Callable[[date], bool],
         *,
         clock: Clock = lambda: datetime.now(UTC),
+        retry_after_failure_s: float = 300.0,
     ) -> None:
         self.check_time = check_time
         self._export = export
         self._has_run = has_run
         self._clock = clock
+        self.retry_after_failure_s = retry_after_failure_s
+        """After a check that failed before it could record its run (another export held the
+        lock, Autotask did not answer), wait this long before trying again, not at once."""
         self.last_result: RunResult | None = None
         self.last_error: str | None = None
 
@@ -52,7 +56,15 @@ class DailyCheck:
     def is_overdue(self, now: datetime) -> bool:
         """Today's check time has passed and today's check has not run."""
         due_at = datetime.combine(now.date(), self.check_time, tzinfo=UTC)
-        return now >= due_at and not self._has_run(now.date())
+        if now < due_at:
+            return False
+        try:
+            return not self._has_run(now.date())
+        except Exception:
+            # The state store cannot be read just now; no export could run either. Ask again
+            # at the next poll rather than let the error end the check.
+            logger.exception("the daily check cannot tell whether today's check ran")
+            return False
 
     def run_once(self, day: date) -> RunResult | None:
         try:
@@ -70,7 +82,8 @@ class DailyCheck:
             now = self._clock()
             if self.is_overdue(now):
                 logger.info("daily check for %s", now.date())
-                self.run_once(now.date())
+                if self.run_once(now.date()) is None and self.is_overdue(self._clock()):
+                    stop.wait(self.retry_after_failure_s)
                 continue
             wait_s = (next_check(now, self.check_time) - now).total_seconds()
             stop.wait(min(max(wait_s, 0.0), poll_s))

@@ -1,0 +1,1 @@
+"""The pages of the web admin, one module per area; each exposes `routes`."""
