@@ -205,6 +205,18 @@ _JOBS = {
         lines = sum(len(located.report.lines) for located in result.reports)
         detail = f"{len(result.reports)} reports, {lines} lines"
     """,
+    "billbridge import": """
+        import tempfile
+        from datetime import date
+        from pathlib import Path
+        from billbridge.importing import import_partner_center
+        from billbridge.store import Store
+        store = Store(f"sqlite:///{tempfile.mkdtemp()}/state.db")
+        start = time.perf_counter()
+        counts = import_partner_center(store, [Path(PATH)], generated_on=date(2025, 12, 6))
+        seconds = time.perf_counter() - start
+        detail = f"into SQLite: {counts.reports}"
+    """,
     "polars": """
         import polars as pl
         start = time.perf_counter()
@@ -260,7 +272,7 @@ def main() -> None:
         generate(path, args.rows)
     print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
     results = {}
-    for name in ("billbridge", "polars", "duckdb"):
+    for name in ("billbridge", "billbridge import", "polars", "duckdb"):
         runs = [measure(name, path) for _ in range(args.repeat)]
         results[name] = min(runs, key=lambda run: float(str(run["seconds"])))
     if args.gzip:
@@ -271,12 +283,12 @@ def main() -> None:
         runs = [measure("billbridge", packed) for _ in range(args.repeat)]
         results["billbridge .gz"] = min(runs, key=lambda run: float(str(run["seconds"])))
     base = float(str(results["polars"]["seconds"]))
-    print(f"{'job':<16}{'wall s':>8}{'peak RSS MiB':>14}{'x polars':>10}{'x duckdb':>10}  detail")
+    print(f"{'job':<18}{'wall s':>8}{'peak RSS MiB':>14}{'x polars':>10}{'x duckdb':>10}  detail")
     duck = float(str(results["duckdb"]["seconds"]))
     for name, run in results.items():
         seconds = float(str(run["seconds"]))
         print(
-            f"{name:<16}{seconds:>8.2f}{float(str(run['rss_mb'])):>14.0f}"
+            f"{name:<18}{seconds:>8.2f}{float(str(run['rss_mb'])):>14.0f}"
             f"{seconds / base:>10.2f}{seconds / duck:>10.2f}  {run['detail']}"
         )
     if not args.keep:

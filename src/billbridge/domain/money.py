@@ -31,11 +31,9 @@ def canonical(amount: Decimal) -> str:
     """
     if amount.is_zero():
         return "0"
-    # Not Decimal.normalize(): it rounds to the context's 28 digits.
-    sign, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int), "only finite amounts have a spelling"
-    kept = list(digits)
-    while kept[-1] == 0 and exponent < 0:
-        kept.pop()
-        exponent += 1
-    return format(Decimal((sign, tuple(kept), exponent)), "f")
+    # Fixed-point text without trailing zeros; not Decimal.normalize(), which rounds to the
+    # context's 28 digits.
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
