@@ -358,3 +358,48 @@ def test_a_correction_that_drops_a_subscription_reports_the_charge_left_behind(
     assert left.key == "sub-2/2026-10" and "no longer bills it" in str(left.reason)
     assert result.exit_code == 1
     assert len(tenant.all("ContractCharges")) == 2  # nothing is deleted
+
+
+def test_a_rejected_write_fails_its_report_with_autotasks_exact_error(tenant: Tenant) -> None:
+    good = tenant.company("Good Co")
+    blocked = tenant.company("Block Hours Co")
+    # Someone set the subscription id on a Block Hours contract: billbridge adopts it by key,
+    # and Autotask refuses charges on such contracts.
+    tenant.client.create(
+        "Contracts",
+        {
+            "companyID": blocked,
+            "contractName": "Prepaid hours",
+            "contractType": 4,
+            "status": 1,
+            "startDate": date(2026, 1, 1),
+            "endDate": date(2026, 12, 31),
+            "timeReportingRequiresStartAndStopTimes": 1,
+            "userDefinedFields": [{"name": "Subscription ID", "value": "sub-b"}],
+        },
+    )
+    seed_store(
+        tenant.store,
+        tenant.workdir,
+        [("a", "Good Co", good, True), ("b", "Block Hours Co", blocked, True)],
+    )
+    ids = import_lines(
+        tenant.store,
+        tenant.workdir,
+        [line("ra", "a", "2026-10", "sub-a"), line("rb", "b", "2026-10", "sub-b")],
+    )
+    result = tenant.engine().export(Selection(tuple(ids)))
+    statuses = {r.report_id: r for r in result.reports}
+    assert statuses["ra"].status == "exported"
+    failed = statuses["rb"]
+    assert failed.status == "failed" and result.exit_code == 1
+    assert "Charges cannot be added to a Block Hours contract." in str(failed.reason)
+    with tenant.store.transaction() as uow:
+        detail = uow.runs.get(result.run_id or 0)
+    assert detail is not None
+    [journal] = [
+        o for o in detail.operations if o.report_id == "rb" and o.entity == "ContractCharge"
+    ]
+    assert journal.state == "failed"
+    assert "Charges cannot be added to a Block Hours contract." in str(journal.error)
+    assert {r.report_id: r.status for r in detail.reports} == {"ra": "exported", "rb": "failed"}
