@@ -115,6 +115,10 @@ def test_bad_selections_exit_2(configured: Tenant) -> None:
     assert code == 2 and "unknown report: nope" in output
     code, output = run("export", "--due", "--today", "tomorrow")
     assert code == 2
+    code, output = run("export", "sep", "nope")
+    assert code == 2 and "unknown report: nope" in output
+    with configured.store.transaction() as uow:
+        assert uow.runs.recent() == []  # a refused selection records no run
 
 
 def test_missing_credentials_are_a_settings_error(configured: Tenant, tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ class ExportEngine:
     def plan(self, selection: Selection) -> RunResult:
         """Every operation an export of `selection` would perform; writes nothing anywhere."""
         before = self._client.stats.total
-        prepared = self._prepare(selection)
+        prepared = self._prepare(self._select(selection))
         results = tuple(prepared.result(plan) for plan in prepared.plans)
         return RunResult(None, results, requests=self._client.stats.total - before)
 
@@ -102,16 +102,20 @@ class ExportEngine:
                 # A write of the crashed export may still be running inside Autotask; give it
                 # time to land, so that reading by key sees it and nothing is created twice.
                 time.sleep(self._apply_options.settle_s)
+            reports = self._select(selection)
             before = self._client.stats.total
             with self._store.transaction() as uow:
                 run_id = uow.runs.start(trigger, selection.today)
             try:
-                prepared = self._prepare(selection)
+                prepared = self._prepare(reports)
             except (ExportSetupError, AutotaskError) as exc:
                 self._finish(
                     run_id, "failed", RunTotals(requests=self._client.stats.total - before)
                 )
                 raise ExportSetupError(str(exc)) from exc
+            except BaseException:
+                self._abandon(run_id)
+                raise
             journal = self._record(run_id, prepared)
             applied = ApplyResult()
             if prepared.tenant is not None:
@@ -123,7 +127,11 @@ class ExportEngine:
                     self._apply_options,
                     on_progress=on_progress,
                 )
-                applied = applier.apply(prepared.plans, journal)
+                try:
+                    applied = applier.apply(prepared.plans, journal)
+                except BaseException:
+                    self._abandon(run_id)
+                    raise
             results = self._outcomes(run_id, prepared, journal, applied)
             result = RunResult(run_id, results, requests=self._client.stats.total - before)
             summary = result.summary
@@ -161,8 +169,7 @@ class ExportEngine:
             )
         return [found[i] for i in ids]
 
-    def _prepare(self, selection: Selection) -> _Prepared:
-        reports = self._select(selection)
+    def _prepare(self, reports: list[StoredReport]) -> _Prepared:
         with self._store.transaction() as uow:
             organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
             skus = {line.sku for r in reports for line in r.report.lines}
@@ -265,6 +272,12 @@ class ExportEngine:
                     uow.exports.mark_exported(plan.report_id, stored.content_hash, run_id)
                 results.append(result)
         return tuple(results)
+
+    def _abandon(self, run_id: int) -> None:
+        """A run cut short by an unexpected error or an interrupt: its unfinished writes are
+        marked unknown, for the next export to resolve by key."""
+        with self._store.transaction() as uow:
+            uow.runs.mark_interrupted(run_id)
 
     def _finish(self, run_id: int, status: str, totals: RunTotals) -> None:
         with self._store.transaction() as uow:

@@ -112,19 +112,25 @@ class RunRepository:
         )
         return int(result.scalar_one())
 
-    def mark_interrupted(self) -> tuple[list[int], int]:
-        """Close runs that stopped without finishing (crashed or killed).
+    def mark_interrupted(self, run_id: int | None = None) -> tuple[list[int], int]:
+        """Close runs that stopped without finishing (crashed, killed, or `run_id`, cut short).
 
-        Call it holding the export lock: no other export can be running then, so every run
-        still marked running is dead. Its unfinished writes become `unknown`; they are resolved
-        by key when the next export reads Autotask. Returns the runs and how many writes.
+        Without `run_id`, call it holding the export lock: no other export can be running
+        then, so every run still marked running is dead. Unfinished writes become `unknown`;
+        they are resolved by key when the next export reads Autotask. Returns the runs and
+        how many writes were left unfinished.
         """
-        stale = [
-            row.id for row in self._db.execute(select(runs.c.id).where(runs.c.status == RUNNING))
-        ]
+        query = select(runs.c.id).where(runs.c.status == RUNNING)
+        if run_id is not None:
+            query = query.where(runs.c.id == run_id)
+        stale = [row.id for row in self._db.execute(query)]
         if not stale:
             return [], 0
-        self._db.execute(update(runs).where(runs.c.id.in_(stale)).values(status=INTERRUPTED))
+        self._db.execute(
+            update(runs)
+            .where(runs.c.id.in_(stale))
+            .values(status=INTERRUPTED, finished_at=self._clock())
+        )
         result = self._db.execute(
             update(run_operations)
             .where(
