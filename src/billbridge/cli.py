@@ -15,7 +15,6 @@ import typer
 from rich.console import Console
 
 from billbridge import __version__
-from billbridge.autotask import AuthenticationError, AutotaskError
 from billbridge.config import Settings, SettingsError
 from billbridge.export.results import RunResult
 from billbridge.sandbox import cli as sandbox_cli
@@ -283,28 +282,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 @contextmanager
 def export_errors() -> Iterator[None]:
-    """Map what stops a plan or an export to a message and an exit status."""
-    from billbridge.export.engine import SelectionError
-    from billbridge.export.errors import ExportSetupError
-    from billbridge.linking import LinkError
-    from billbridge.store.database import StoreBusyError
+    """Map what stops a plan, an export or a link to a message and an exit status."""
+    from billbridge.export.errors import EXPECTED_ERRORS, explain
 
     try:
         yield
     except SettingsError as exc:
         fail_settings(exc)
-    except SelectionError as exc:
-        fail(str(exc))
-    except ExportSetupError as exc:
-        fail(f"nothing was written: {exc}")
-    except StoreBusyError as exc:
-        fail(f"{exc}; try again when it has finished", EXIT_PARTLY_FAILED)
-    except LinkError as exc:
-        fail(str(exc))
-    except AuthenticationError as exc:
-        fail(f"Autotask refused the credentials: {exc}")
-    except AutotaskError as exc:
-        fail(f"Autotask: {exc}", EXIT_PARTLY_FAILED)
+    except EXPECTED_ERRORS as exc:
+        message, code = explain(exc)
+        fail(message, code)
 
 
 @app.command("plan")
@@ -375,8 +362,8 @@ def runs_command(
     as_json: JsonOption = False,
 ) -> None:
     """Export history, and per-report results of one run."""
+    from billbridge.export.run_views import run_detail_json, run_summary_json
     from billbridge.render import run_detail, runs_table
-    from billbridge.run_views import run_detail_json, run_summary_json
 
     store = context(ctx).store()
     with store.transaction() as uow:
@@ -445,7 +432,7 @@ def demo_command(
 @app.command("doctor")
 def doctor_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check settings, credentials, zone, billing code, the contract UDF and company links."""
-    from billbridge.doctor import exit_status, run_doctor
+    from billbridge.export.doctor import exit_status, run_doctor
 
     app_context = context(ctx)
     with export_errors():
@@ -490,7 +477,7 @@ def map_command(
     as_json: JsonOption = False,
 ) -> None:
     """Link organizations to Autotask companies: one by id, or from ranked suggestions."""
-    from billbridge.linking import apply_exact_links, link_one, suggestions_for_unlinked
+    from billbridge.export.linking import apply_exact_links, link_one, suggestions_for_unlinked
     from billbridge.render import suggestions_table
 
     app_context = context(ctx)

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from billbridge.cli import app
-from billbridge.doctor import run_doctor
 from billbridge.domain.matching import CompanyCandidate, exact_match, normalize_name, suggest
 from billbridge.domain.organization import Organization
+from billbridge.export.doctor import run_doctor
 from tests.export.conftest import Tenant
 from tests.export.data import import_lines, line, seed_store
 

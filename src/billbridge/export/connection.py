@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from billbridge.autotask import AutotaskClient, ClientConfig
 from billbridge.config import Settings
 
 AUTOTASK_KEYS = ("autotask.username", "autotask.secret", "autotask.integration_code")
+
+ClientFactory = Callable[[Settings], AutotaskClient]
+"""Opens a client of the tenant (a context manager): `client_from_settings`, or a test's."""
 
 
 def client_from_settings(settings: Settings) -> AutotaskClient:

@@ -19,7 +19,7 @@ from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.export.actual import read_actual
 from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Progress
-from billbridge.export.errors import ExportSetupError
+from billbridge.export.errors import ExportSetupError, SelectionError
 from billbridge.export.results import (
     ReportResult,
     RunResult,
@@ -31,10 +31,6 @@ from billbridge.export.tenant import TenantContext, resolve_tenant
 from billbridge.store import Store
 from billbridge.store.reports import StoredReport
 from billbridge.store.runs import OperationRecord, ReportRecord, RunTotals
-
-
-class SelectionError(Exception):
-    """The reports asked for cannot be exported as asked (unknown id, nothing selected)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,49 +13,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from billbridge.autotask import AuthenticationError, AutotaskClient, AutotaskError
-from billbridge.config import Settings, SettingsError
-from billbridge.export.engine import ExportEngine, Selection, SelectionError
-from billbridge.export.errors import ExportSetupError
+from billbridge.config import Settings
+from billbridge.export.connection import ClientFactory
+from billbridge.export.engine import ExportEngine, Selection
+from billbridge.export.errors import EXPECTED_ERRORS, explain
 from billbridge.export.results import RunResult
-from billbridge.linking import LinkError
 from billbridge.store import Store
-from billbridge.store.database import StoreBusyError, StoreError
 
 logger = logging.getLogger(__name__)
 
-ClientFactory = Callable[[Settings], AutotaskClient]
-"""Opens a client of the tenant (a context manager); `client_from_settings` in production."""
-
-
-EXPECTED_ERRORS = (
-    SettingsError,
-    AutotaskError,
-    ExportSetupError,
-    SelectionError,
-    LinkError,
-    StoreError,
-)
-"""What stops work for a reason a person can act on; anything else is a bug, logged in full."""
+__all__ = ["EXPECTED_ERRORS", "ClientFactory", "WebExports", "explain_error"]
 
 
 def explain_error(exc: BaseException) -> str:
     """One sentence for a person: what stopped the work and, where known, what to do."""
-    if isinstance(exc, SettingsError):
-        return "the settings cannot be used: " + "; ".join(exc.problems)
-    if isinstance(exc, StoreBusyError):
-        return f"{exc}; try again when it has finished"
-    if isinstance(exc, ExportSetupError):
-        return f"nothing was written: {exc}"
-    if isinstance(exc, SelectionError | LinkError):
-        return str(exc)
-    if isinstance(exc, AuthenticationError):
-        return f"Autotask refused the credentials: {exc}"
-    if isinstance(exc, AutotaskError):
-        return f"Autotask: {exc}"
-    if isinstance(exc, StoreError):
-        return f"the state store: {exc}"
-    return f"unexpected error ({type(exc).__name__}); the server log has the details"
+    return explain(exc)[0]
 
 
 @dataclass(eq=False)

@@ -10,7 +10,8 @@ from starlette.routing import Route
 
 from billbridge.domain.matching import CompanyCandidate, Suggestion, suggest
 from billbridge.domain.organization import Organization
-from billbridge.linking import LinkError, apply_exact_links, link_one
+from billbridge.export.errors import LinkError
+from billbridge.export.linking import apply_exact_links, link_one
 from billbridge.web.directory import CompanyList
 from billbridge.web.handlers import Ctx, action, page
 from billbridge.web.jobs import EXPECTED_ERRORS, explain_error

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from billbridge.run_views import run_detail_json
+from billbridge.export.run_views import run_detail_json
 from billbridge.store.runs import OperationRecord, ReportRecord
 from billbridge.web.handlers import Ctx, page
 

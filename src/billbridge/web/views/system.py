@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from billbridge.doctor import Check, run_doctor
+from billbridge.export.doctor import Check, run_doctor
 from billbridge.web.handlers import Ctx, page
 from billbridge.web.jobs import EXPECTED_ERRORS, explain_error
 

@@ -6,7 +6,7 @@ checks feed the web admin's doctor page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -14,7 +14,7 @@ from typing import Literal
 from billbridge.autotask import AutotaskClient, AutotaskError, F
 from billbridge.config import Settings
 from billbridge.export.companies import companies_by_id
-from billbridge.export.connection import AUTOTASK_KEYS, client_from_settings
+from billbridge.export.connection import AUTOTASK_KEYS, ClientFactory, client_from_settings
 from billbridge.export.errors import ExportSetupError
 from billbridge.export.tenant import resolve_tenant
 from billbridge.store import Store
@@ -35,7 +35,7 @@ def run_doctor(
     store: Store,
     *,
     today: date,
-    client_factory: Callable[[Settings], AutotaskClient] = client_from_settings,
+    client_factory: ClientFactory = client_from_settings,
 ) -> list[Check]:
     checks = list(_settings_checks(settings))
     checks.extend(_store_checks(store, settings, today))

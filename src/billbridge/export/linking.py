@@ -7,21 +7,13 @@ stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from billbridge.autotask import AutotaskClient
 from billbridge.config import Settings
 from billbridge.domain.matching import CompanyCandidate, Suggestion, exact_match, suggest
 from billbridge.domain.organization import Organization
 from billbridge.export.companies import companies_by_id, list_companies
-from billbridge.export.connection import client_from_settings
+from billbridge.export.connection import ClientFactory, client_from_settings
+from billbridge.export.errors import LinkError
 from billbridge.store import Store
-
-ClientFactory = Callable[[Settings], AutotaskClient]
-
-
-class LinkError(ValueError):
-    """A link that cannot be made (unknown organization, missing or inactive company)."""
 
 
 def link_one(
