@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,19 @@ class Tenant:
         self.sandbox.runtime.faults = injector
         return injector
 
+    def write_config(self, extra: str = "") -> Path:
+        """A billbridge.toml pointing at this tenant and its store, for the CLI."""
+        sandbox = self.sandbox
+        path = self.workdir / "billbridge.toml"
+        path.write_text(
+            f'[database]\nurl = "{self.settings.database.url}"\n'
+            f'[autotask]\nzone_lookup_url = "{sandbox.zone_lookup_url}"\n'
+            f'username = "{sandbox.username}"\n'
+            f'secret = "{sandbox.secret}"\nintegration_code = "{sandbox.integration_code}"\n'
+            '[export]\nproduct_billing_code = "Microsoft Licensing"\n' + extra
+        )
+        return path
+
     def reopen_store(self) -> None:
         self.store.close()
         self.store = Store(self.settings.database.url)
@@ -94,3 +108,14 @@ def make_tenant(tmp_path: Path) -> Iterator[Callable[..., Tenant]]:
 @pytest.fixture
 def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
     return make_tenant()
+
+
+@pytest.fixture
+def cli_tenant(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Tenant:
+    """A tenant for CLI tests: its folder is the working directory, with its billbridge.toml
+    and no BILLBRIDGE_ variables from the environment."""
+    monkeypatch.chdir(tenant.workdir)
+    for name in [n for n in os.environ if n.startswith("BILLBRIDGE_")]:
+        monkeypatch.delenv(name)
+    tenant.write_config()
+    return tenant

@@ -14,18 +14,8 @@ from tests.export.data import import_lines, line, seed_store
 
 
 @pytest.fixture
-def configured(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> Tenant:
-    monkeypatch.chdir(tenant.workdir)
-    for name in [n for n in __import__("os").environ if n.startswith("BILLBRIDGE_")]:
-        monkeypatch.delenv(name)
-    sandbox = tenant.sandbox
-    (tenant.workdir / "billbridge.toml").write_text(
-        f'[database]\nurl = "{tenant.settings.database.url}"\n'
-        f'[autotask]\nzone_lookup_url = "{sandbox.zone_lookup_url}"\n'
-        f'username = "{sandbox.username}"\n'
-        f'secret = "{sandbox.secret}"\nintegration_code = "{sandbox.integration_code}"\n'
-        '[export]\nproduct_billing_code = "Microsoft Licensing"\n'
-    )
+def configured(cli_tenant: Tenant) -> Tenant:
+    tenant = cli_tenant
     company = tenant.company("Contoso")
     seed_store(
         tenant.store,

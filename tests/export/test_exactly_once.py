@@ -207,14 +207,7 @@ def test_sigkill_mid_export_then_rerun_gives_the_same_result(
 ) -> None:
     tenant = make_tenant(latency_ms=25)
     ids = build(tenant)
-    config = tenant.workdir / "billbridge.toml"
-    config.write_text(
-        f'[database]\nurl = "{tenant.settings.database.url}"\n'
-        f'[autotask]\nzone_lookup_url = "{tenant.sandbox.zone_lookup_url}"\n'
-        f'username = "{tenant.sandbox.username}"\nsecret = "{tenant.sandbox.secret}"\n'
-        f'integration_code = "{tenant.sandbox.integration_code}"\n'
-        '[export]\nproduct_billing_code = "Microsoft Licensing"\n'
-    )
+    config = tenant.write_config()
     command = [sys.executable, "-m", "billbridge", "--config", str(config), "export", *ids]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(

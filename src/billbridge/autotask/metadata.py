@@ -159,16 +159,18 @@ def _picklist(raw: object) -> tuple[PicklistValue, ...]:
     return tuple(values)
 
 
-def parse_fields(body: object) -> list[FieldInfo]:
-    """The `fields` list of a `.../entityInformation/fields` answer."""
+def _field_entries(body: object, route: str) -> list[dict[str, Any]]:
+    """The entries of an answer's `fields` list, keys folded to lower case."""
     raw = _ci(body).get("fields") if isinstance(body, Mapping) else None
     if not isinstance(raw, list):
-        raise ProtocolError("entityInformation/fields answered without a fields list")
+        raise ProtocolError(f"{route} answered without a fields list")
+    return [_ci(entry) for entry in raw if isinstance(entry, Mapping)]
+
+
+def parse_fields(body: object) -> list[FieldInfo]:
+    """The `fields` list of a `.../entityInformation/fields` answer."""
     result = []
-    for entry in raw:
-        if not isinstance(entry, Mapping):
-            continue
-        e = _ci(entry)
+    for e in _field_entries(body, "entityInformation/fields"):
         result.append(
             FieldInfo(
                 name=_str(e.get("name")),
@@ -189,14 +191,8 @@ def parse_fields(body: object) -> list[FieldInfo]:
 
 def parse_udfs(body: object) -> list[UdfInfo]:
     """The `fields` list of a `.../entityInformation/userDefinedFields` answer."""
-    raw = _ci(body).get("fields") if isinstance(body, Mapping) else None
-    if not isinstance(raw, list):
-        raise ProtocolError("entityInformation/userDefinedFields answered without a fields list")
     result = []
-    for entry in raw:
-        if not isinstance(entry, Mapping):
-            continue
-        e = _ci(entry)
+    for e in _field_entries(body, "entityInformation/userDefinedFields"):
         default = e.get("defaultvalue")
         result.append(
             UdfInfo(
