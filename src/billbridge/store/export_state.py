@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from billbridge.store.batches import distinct_chunks
 from billbridge.store.schema import key_map, report_exports
 
 
@@ -47,22 +48,11 @@ class ExportStateRepository:
 
     def ids_by_report(self, entity: str, report_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         """Report id -> {key: Autotask id} of the records of `entity` written for it."""
-        wanted = list(set(report_ids))
         found: dict[str, dict[str, int]] = {}
-        for start in range(0, len(wanted), 500):
+        for chunk in distinct_chunks(report_ids):
             query = select(key_map.c.report_id, key_map.c.key, key_map.c.autotask_id).where(
-                key_map.c.entity == entity, key_map.c.report_id.in_(wanted[start : start + 500])
+                key_map.c.entity == entity, key_map.c.report_id.in_(chunk)
             )
             for row in self._db.execute(query):
                 found.setdefault(row.report_id, {})[row.key] = row.autotask_id
-        return found
-
-    def known_ids(self, entity: str, keys: Iterable[str]) -> dict[str, int]:
-        wanted = list(set(keys))
-        found: dict[str, int] = {}
-        for start in range(0, len(wanted), 500):
-            query = select(key_map.c.key, key_map.c.autotask_id).where(
-                key_map.c.entity == entity, key_map.c.key.in_(wanted[start : start + 500])
-            )
-            found.update({row.key: row.autotask_id for row in self._db.execute(query)})
         return found

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from billbridge.domain.organization import Organization
+from billbridge.store.batches import distinct_chunks
 from billbridge.store.counts import ChangeCounts
 from billbridge.store.schema import organizations as table
 
@@ -25,10 +26,8 @@ class OrganizationRepository:
         return None if row is None else _to_domain(row._mapping)
 
     def get_many(self, organization_ids: Iterable[str]) -> dict[str, Organization]:
-        wanted = list(set(organization_ids))
         found: dict[str, Organization] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in distinct_chunks(organization_ids):
             for row in self._db.execute(select(table).where(table.c.organization_id.in_(chunk))):
                 organization = _to_domain(row._mapping)
                 found[organization.organization_id] = organization

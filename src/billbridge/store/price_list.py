@@ -10,6 +10,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.subscription import BillingFrequency, SubscriptionType, Term
+from billbridge.store.batches import distinct_chunks
 from billbridge.store.counts import ChangeCounts
 from billbridge.store.schema import price_list_items as table
 
@@ -20,12 +21,9 @@ class PriceListRepository:
         self._clock = clock
 
     def get_many(self, skus: Iterable[str]) -> dict[str, PriceListItem]:
-        wanted = list(set(skus))
         found: dict[str, PriceListItem] = {}
-        for start in range(0, len(wanted), 500):
-            for row in self._db.execute(
-                select(table).where(table.c.sku.in_(wanted[start : start + 500]))
-            ):
+        for chunk in distinct_chunks(skus):
+            for row in self._db.execute(select(table).where(table.c.sku.in_(chunk))):
                 item = _to_domain(row._mapping)
                 found[item.sku] = item
         return found

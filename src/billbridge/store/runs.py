@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from billbridge.store.batches import distinct_chunks
 from billbridge.store.schema import run_operations, run_reports, runs
 
 RUNNING = "running"
@@ -298,9 +299,8 @@ class RunRepository:
         self, report_ids: Iterable[str]
     ) -> dict[str, tuple[int, str, str | None]]:
         """For each report, its latest run: (run id, status, reason)."""
-        wanted = list(set(report_ids))
         found: dict[str, tuple[int, str, str | None]] = {}
-        for start in range(0, len(wanted), 500):
+        for chunk in distinct_chunks(report_ids):
             query = (
                 select(
                     run_reports.c.report_id,
@@ -308,7 +308,7 @@ class RunRepository:
                     run_reports.c.status,
                     run_reports.c.reason,
                 )
-                .where(run_reports.c.report_id.in_(wanted[start : start + 500]))
+                .where(run_reports.c.report_id.in_(chunk))
                 .order_by(run_reports.c.run_id)
             )
             for row in self._db.execute(query):
