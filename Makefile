@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 # Both create .venv when missing and install billbridge into it; nothing else is needed by hand.
+# `make test` is CI's command (lint, format check, mypy, the whole pytest); `make test-fast` is the
+# day-to-day loop: the tests without the slow, browser and PostgreSQL ones (ARGS go to pytest).
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit chromium clean
+.PHONY: run test test-fast lint typecheck unit chromium clean
 
 run: $(STAMP_RUN)
 	$(BIN)/billbridge demo
@@ -23,6 +25,11 @@ typecheck: $(STAMP_TEST)
 
 unit: $(STAMP_TEST)
 	$(BIN)/pytest
+
+FAST_MARKERS := not slow and not browser and not postgres
+
+test-fast: $(STAMP_TEST)
+	$(BIN)/pytest -q -m "$(FAST_MARKERS)" $(ARGS)
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "billbridge needs Python 3.11 or newer")'

@@ -16,6 +16,7 @@ import argparse
 import csv
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from billbridge.autotask import F
@@ -35,7 +36,7 @@ SKUS = [
 ]
 
 
-def write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+def write(path: Path, header: list[str], rows: Sequence[Sequence[object]]) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

@@ -17,6 +17,17 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the PostgreSQL server `postgres`, however it gets there.
+
+    `make test-fast` leaves those out by marker; a test that asks for a PostgreSQL fixture
+    (directly or through another fixture) must not slip into the fast loop unmarked.
+    """
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from autotask_helpers import Sleeps
 
 from billbridge.autotask import (
     AuthenticationError,
@@ -28,6 +27,7 @@ from billbridge.autotask import (
 )
 from billbridge.sandbox import FaultSpec, RunningSandbox, SandboxOptions, start_in_background
 from billbridge.sandbox import schema as sandbox_schema
+from tests.autotask.autotask_helpers import Sleeps
 
 MakeClient = Callable[..., AutotaskClient]
 _names = itertools.count()
@@ -262,6 +262,7 @@ def slow() -> Iterator[RunningSandbox]:
         yield running
 
 
+@pytest.mark.slow
 def test_raw_concurrency_trips_the_limit_the_client_never_does(
     make_client: MakeClient, slow: RunningSandbox
 ) -> None:

@@ -6,10 +6,10 @@ import itertools
 import json
 import logging
 import traceback
+from collections.abc import Callable
 
 import httpx
 import pytest
-from autotask_helpers import BASE, LOOKUP, SECRET, FakeAutotask, Sleeps, client_for, config, reply
 
 from billbridge.autotask import (
     AuthenticationError,
@@ -26,13 +26,23 @@ from billbridge.autotask import (
     ValidationError,
 )
 from billbridge.autotask.throttle import ThresholdGovernor
+from tests.autotask.autotask_helpers import (
+    BASE,
+    LOOKUP,
+    SECRET,
+    FakeAutotask,
+    Sleeps,
+    client_for,
+    config,
+    reply,
+)
 
 GENERIC = {"Message": "An error has occurred."}
 THREAD = {"errors": ["Thread Threshold Exceeded ... (Itgenatr005)"]}
 COMPANY = {"item": {"id": 5, "companyName": "Contoso"}}
 
 
-def raise_(exc_type: type[httpx.TransportError]) -> object:
+def raise_(exc_type: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
     def answer(request: httpx.Request) -> httpx.Response:
         raise exc_type("simulated", request=request)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
@@ -29,6 +30,15 @@ BASIC = PriceListItem(
 )
 
 
+class LineDates(TypedDict, total=False):
+    """The optional dates of a report line, passed through to `ReportLine`."""
+
+    subscription_start: date
+    subscription_end: date
+    charge_start: date
+    charge_end: date
+
+
 def line(
     subscription_id: str = "sub-1",
     kind: SubscriptionType = SubscriptionType.CSP365,
@@ -37,7 +47,7 @@ def line(
     unit_price: str = "6.00",
     sku: str = "CFQ7TTC0LH18:0001",
     product_name: str = "Microsoft 365 Business Basic",
-    **dates: date,
+    **dates: Unpack[LineDates],
 ) -> ReportLine:
     return ReportLine(
         subscription_id,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from billbridge.domain.plan import Action, ReportStatus, plan_reports, same_value
+from billbridge.domain.plan import Action, ReportPlan, ReportStatus, plan_reports, same_value
 from billbridge.domain.records import (
     ActualCharge,
     ActualCompany,
@@ -17,28 +18,29 @@ from billbridge.domain.records import (
     DesiredState,
     Entity,
 )
+from billbridge.domain.report import ReportLine
 from billbridge.domain.rules import desired_state
 from billbridge.domain.subscription import SubscriptionType
-from tests.domain.builders import BASIC, CONTOSO, RULES, line, report
+from tests.domain.builders import BASIC, CONTOSO, RULES, LineDates, line, report
 
 COMPANY = {101: ActualCompany(101, "Contoso Ltd", True)}
-TERM = {"subscription_start": date(2026, 3, 1), "subscription_end": date(2027, 2, 28)}
+TERM = LineDates(subscription_start=date(2026, 3, 1), subscription_end=date(2027, 2, 28))
 
 
-def state_of(*lines, report_id: str = "r-oct"):  # type: ignore[no-untyped-def]
+def state_of(*lines: ReportLine, report_id: str = "r-oct") -> DesiredState:
     result = desired_state(report(*lines, report_id=report_id), CONTOSO, {BASIC.sku: BASIC}, RULES)
     assert isinstance(result, DesiredState)
     return result
 
 
-def existing_product(**changes: object) -> ActualProduct:
+def existing_product(**changes: Any) -> ActualProduct:
     product = ActualProduct(
         7, BASIC.product_name, BASIC.sku, Decimal("5.4"), Decimal("6"), 29682801, True
     )
-    return replace(product, **changes)  # type: ignore[arg-type]
+    return replace(product, **changes)
 
 
-def existing_contract(**changes: object) -> ActualContract:
+def existing_contract(**changes: Any) -> ActualContract:
     contract = ActualContract(
         55,
         101,
@@ -47,10 +49,10 @@ def existing_contract(**changes: object) -> ActualContract:
         date(2026, 3, 1),
         date(2027, 2, 28),
     )
-    return replace(contract, **changes)  # type: ignore[arg-type]
+    return replace(contract, **changes)
 
 
-def existing_charge(**changes: object) -> ActualCharge:
+def existing_charge(**changes: Any) -> ActualCharge:
     desired = state_of(line(**TERM)).charges[0]
     charge = ActualCharge(
         900,
@@ -65,10 +67,10 @@ def existing_charge(**changes: object) -> ActualCharge:
         7,
         False,
     )
-    return replace(charge, **changes)  # type: ignore[arg-type]
+    return replace(charge, **changes)
 
 
-def actions(plan) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def actions(plan: ReportPlan) -> list[tuple[str, str]]:
     return [(op.entity.value, op.action.value) for op in plan.operations]
 
 
@@ -133,7 +135,7 @@ def test_a_billed_charge_that_is_unchanged_is_fine() -> None:
 
 
 def test_renewal_moves_the_end_date_and_never_back() -> None:
-    renewed = {"subscription_start": date(2027, 3, 1), "subscription_end": date(2028, 2, 29)}
+    renewed = LineDates(subscription_start=date(2027, 3, 1), subscription_end=date(2028, 2, 29))
     actual = ActualState(COMPANY, (existing_contract(),), (), (existing_product(),))
     [plan] = plan_reports([state_of(line(**renewed))], actual)
     contract = plan.operations[1]
@@ -224,7 +226,7 @@ def test_look_alike_contracts_without_the_udf_are_listed() -> None:
 
 def test_skipped_reports_carry_their_reason() -> None:
     skipped = desired_state(report(line()), CONTOSO.linked_to(None), {}, RULES)
-    [plan] = plan_reports([skipped], ActualState())  # type: ignore[list-item]
+    [plan] = plan_reports([skipped], ActualState())
     assert (plan.status, plan.reason) == (ReportStatus.SKIPPED, "unmapped")
 
 
@@ -241,8 +243,8 @@ def test_catching_up_two_months_creates_one_contract_spanning_both() -> None:
     from tests.domain.builders import OCTOBER
 
     september = (date(2026, 9, 1), date(2026, 9, 30))
-    old_term = {"subscription_start": date(2025, 10, 1), "subscription_end": date(2026, 9, 30)}
-    new_term = {"subscription_start": date(2026, 10, 1), "subscription_end": date(2027, 9, 30)}
+    old_term = LineDates(subscription_start=date(2025, 10, 1), subscription_end=date(2026, 9, 30))
+    new_term = LineDates(subscription_start=date(2026, 10, 1), subscription_end=date(2027, 9, 30))
     first = desired_state(
         report(line(**old_term), period=september, report_id="sep"), CONTOSO, {}, RULES
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from rich.console import Console
 
 from billbridge.demo import run_demo
 
 
-def test_demo_exports_the_sample_provider(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_exports_the_sample_provider(tmp_path: Path) -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None)
     assert run_demo(console, tmp_path) == 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from billbridge.autotask import F
+from billbridge.autotask import F, udf_value
 from billbridge.export.engine import Selection
 from tests.export.conftest import Tenant
 from tests.export.data import import_lines, line, seed_store
@@ -24,9 +25,9 @@ def contracts_by_subscription(tenant: Tenant) -> dict[str, dict[str, object]]:
     udf = tenant.settings.autotask.subscription_udf
     found = {}
     for contract in tenant.all("Contracts"):
-        for pair in contract["userDefinedFields"]:  # type: ignore[union-attr]
-            if pair["name"] == udf and pair["value"]:
-                found[pair["value"]] = contract
+        subscription = udf_value(contract, udf)
+        if subscription:
+            found[subscription] = contract
     return found
 
 
@@ -185,7 +186,7 @@ def test_renewal_moves_the_end_date_and_creates_no_contract(tenant: Tenant) -> N
     assert len(tenant.all("ContractCharges")) == 2
 
 
-def test_types_not_configured_are_left_out(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_types_not_configured_are_left_out(make_tenant: Callable[..., Tenant]) -> None:
     tenant = make_tenant(subscription_types="csp365")
     setup(tenant)
     ids = import_lines(

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from billbridge.autotask import udf_value
 from billbridge.cli import app
 from billbridge.export.engine import Selection
+from billbridge.store import Store
 from tests.export.conftest import Tenant
 
 DATA = Path(__file__).parents[1] / "sources" / "partner_center" / "data"
@@ -49,10 +51,7 @@ def test_partner_center_charges_match_the_files_to_the_cent(
     assert exported.exit_code == 0, [(r.report_id, r.reason) for r in exported.reports]
 
     contracts = {c["id"]: c for c in tenant.all("Contracts")}
-    subscription_of = {
-        c["id"]: next(p["value"] for p in c["userDefinedFields"] if p["name"] == "Subscription ID")  # type: ignore[union-attr]
-        for c in contracts.values()
-    }
+    subscription_of = {c["id"]: udf_value(c, "Subscription ID") for c in contracts.values()}
     charges = {subscription_of[c["contractID"]]: c for c in tenant.all("ContractCharges")}
     expected_charges = {
         subscription: (report["organization_id"], charge)
@@ -72,7 +71,7 @@ def test_partner_center_charges_match_the_files_to_the_cent(
             assert actual[1] == exact_cost.quantize(Decimal("0.01"))
 
 
-def test_importing_the_same_files_another_day_changes_nothing(sqlite_store) -> None:  # type: ignore[no-untyped-def]
+def test_importing_the_same_files_another_day_changes_nothing(sqlite_store: Store) -> None:
     from datetime import date
 
     from billbridge.importing import import_partner_center

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import Api, load_swagger
 
 from billbridge.sandbox import SandboxOptions, create_app
 from billbridge.sandbox.transport import InProcessTransport
+from tests.sandbox.sandbox_helpers import Api, load_swagger
 
 
 @pytest.fixture(scope="session")

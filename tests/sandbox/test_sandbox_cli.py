@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, Api
 from typer.testing import CliRunner
 
 from billbridge.sandbox import SandboxOptions, StoreError, approve_and_post, create_app
 from billbridge.sandbox.cli import app as cli
 from billbridge.sandbox.transport import InProcessTransport
+from tests.sandbox.sandbox_helpers import AUTH, Api
 
 
 def open_tenant(data: Path) -> Api:

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sandbox_helpers import AUTH, V1, Api
 
 from billbridge.sandbox.routes import ROUTES
 from billbridge.sandbox.schema import ENTITIES, EntityDef
+from tests.sandbox.sandbox_helpers import AUTH, V1, Api
 
 NEWER_FIELDS = {
     "Contracts": {"lastModifiedDateTime"},

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, V1, Api
 
 from billbridge.sandbox import FaultSpec, SandboxOptions, create_app, start_in_background
 from billbridge.sandbox.transport import InProcessTransport
+from tests.sandbox.sandbox_helpers import AUTH, V1, Api
 
 SEARCH = {"search": '{"filter":[{"op":"gte","field":"id","value":0}]}'}
 

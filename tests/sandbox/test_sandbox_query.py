@@ -6,20 +6,19 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sandbox_helpers import AUTH, Api
+
+from tests.sandbox.sandbox_helpers import AUTH, Api
 
 
 @pytest.fixture
 def companies(api: Api) -> dict[str, int]:
-    return {
-        name: api.company(name=name, **extra)
-        for name, extra in [
-            ("Alpha Corp", {"city": "Berlin"}),
-            ("Beta GmbH", {"city": "berlin"}),
-            ("Gamma Ltd", {"city": None, "isActive": False}),
-            ("Delta Inc", {"city": "Paris", "webAddress": ""}),
-        ]
-    }
+    rows: list[tuple[str, dict[str, object]]] = [
+        ("Alpha Corp", {"city": "Berlin"}),
+        ("Beta GmbH", {"city": "berlin"}),
+        ("Gamma Ltd", {"city": None, "isActive": False}),
+        ("Delta Inc", {"city": "Paris", "webAddress": ""}),
+    ]
+    return {name: api.company(name=name, **extra) for name, extra in rows}
 
 
 def names(items: list[dict[str, object]]) -> list[object]:

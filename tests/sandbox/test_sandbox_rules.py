@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_helpers import AUTH, V1, Api
 
 from billbridge.sandbox import USERNAME
+from tests.sandbox.sandbox_helpers import AUTH, V1, Api
 
 # -- auth and zone ---------------------------------------------------------------------------
 

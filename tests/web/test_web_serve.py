@@ -89,6 +89,7 @@ def _environment() -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
 def test_serve_answers_runs_the_daily_check_and_stops_on_a_signal(
     world: World, tmp_path: Path, stop_with: signal.Signals

@@ -21,7 +21,10 @@ from billbridge.sources.partner_center import PartnerCenterImport, columnar
 
 from .builders import REAL_USAGE, read
 
-pytestmark = pytest.mark.skipif(not REAL_USAGE.exists(), reason="reference samples not present")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not REAL_USAGE.exists(), reason="reference samples not present"),
+]
 CENT = Decimal("0.01")
 
 
