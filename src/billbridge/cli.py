@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 
 from billbridge import __version__
-from billbridge.config import Settings, SettingsError
+from billbridge.cli_help import PlainCommand, PlainGroup
+from billbridge.config import Settings, SettingsError, mask_database_url
 from billbridge.export.results import RunResult
 from billbridge.sandbox import cli as sandbox_cli
 from billbridge.sources.problems import InputError
@@ -25,13 +26,30 @@ from billbridge.store.database import StoreError
 EXIT_OK = 0
 EXIT_PARTLY_FAILED = 1
 EXIT_BAD_INPUT = 2
+MAX_PROBLEMS_SHOWN = 50
+"""Input problems printed; the rest are counted (a bad file can have millions)."""
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+EXAMPLES = """Examples:
+billbridge demo                    an export end to end, in a sandbox
+billbridge import organizations organizations.csv
+billbridge import price-list price-list.csv
+billbridge import reports reports-2026-10.csv
+billbridge map --suggest           likely Autotask companies
+billbridge doctor                  settings, credentials, tenant
+billbridge plan --due              what the export would write
+billbridge export --due            export what is due today
+billbridge runs 12                 one run, report by report
+billbridge serve                   web admin and daily check
+"""
+
 app = typer.Typer(
     name="billbridge",
     help="Export Microsoft cloud billing (CSP licences, Azure, Marketplace) into Autotask PSA.",
+    epilog=EXAMPLES,
+    cls=PlainGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,7 +57,15 @@ app = typer.Typer(
 )
 import_app = typer.Typer(
     help="Import organizations, the price list and billing reports into the state store.",
+    epilog="""Examples:
+billbridge import organizations organizations.csv
+billbridge import price-list price-list.csv
+billbridge import reports reports-2026-09.csv reports-2026-10.csv
+billbridge import partner-center invoice.csv usage.csv.gz --azure-markup 10
+""",
+    cls=PlainGroup,
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(import_app, name="import")
 app.add_typer(sandbox_cli.app, name="sandbox")
@@ -66,20 +92,33 @@ class AppContext:
             try:
                 self._stores.append(Store(self.settings().database.url))
             except StoreError as exc:
-                fail(str(exc))
+                fail(mask_database_url(str(exc), self.settings().database.url))
         return self._stores[0]
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    err.print(f"error: {message}", markup=False)
+    say(err, f"error: {message}")
     raise typer.Exit(code)
 
 
 def fail_settings(exc: SettingsError) -> NoReturn:
-    err.print("error: the settings cannot be used:", markup=False)
-    for problem in exc.problems:
-        err.print(f"  {problem}", markup=False)
+    say(err, "error: the settings cannot be used:", *(f"  {p}" for p in exc.problems))
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def say(console: Console, *paragraphs: str) -> None:
+    """Each paragraph on a terminal wrapped at spaces to its width, continued 4 columns further
+    in; elsewhere (a log, a script) one line each, whole, so that it can be searched."""
+    from billbridge.render import lines_for
+
+    if not console.is_terminal:
+        console.file.write("".join(f"{paragraph}\n" for paragraph in paragraphs))
+        return
+    lines = lines_for(console)
+    for paragraph in paragraphs:
+        indent = len(paragraph) - len(paragraph.lstrip(" "))
+        lines.add(paragraph.lstrip(" "), indent=indent)
+    lines.print(console)
 
 
 @contextmanager
@@ -88,9 +127,11 @@ def input_errors() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        count = len(exc.problems)
+        shown = exc.problems[:MAX_PROBLEMS_SHOWN]
+        err.file.write("".join(f"{problem}\n" for problem in shown))
+        count = exc.count
+        if count > len(shown):
+            err.print(f"... and {count - len(shown)} more", markup=False)
         err.print(
             f"error: {count} problem{'s' if count != 1 else ''} found; nothing was imported",
             markup=False,
@@ -129,6 +170,7 @@ def main_callback(
             "--config",
             help="Settings file (default: $BILLBRIDGE_CONFIG, else ./billbridge.toml).",
             dir_okay=False,
+            metavar="FILE",
         ),
     ] = None,
     version: Annotated[
@@ -143,12 +185,12 @@ def main_callback(
 Files = Annotated[
     list[Path],
     typer.Argument(
-        help="CSV or JSON files; all are imported, or none.", show_default=False, metavar="FILE..."
+        help="CSV or JSON files; all are imported, or none.", show_default=False, metavar="FILE"
     ),
 ]
 
 
-@import_app.command("organizations")
+@import_app.command("organizations", cls=PlainCommand)
 def import_organizations_command(ctx: typer.Context, files: Files) -> None:
     """Customer organizations and their Autotask company ids.
 
@@ -161,7 +203,7 @@ def import_organizations_command(ctx: typer.Context, files: Files) -> None:
     out.print(f"organizations: {counts}")
 
 
-@import_app.command("price-list")
+@import_app.command("price-list", cls=PlainCommand)
 def import_price_list_command(ctx: typer.Context, files: Files) -> None:
     """The broker price list (by sku; skus not in the files are kept)."""
     from billbridge.importing import import_price_list
@@ -171,7 +213,7 @@ def import_price_list_command(ctx: typer.Context, files: Files) -> None:
     out.print(f"price list: {counts}")
 
 
-@import_app.command("reports")
+@import_app.command("reports", cls=PlainCommand)
 def import_reports_command(ctx: typer.Context, files: Files) -> None:
     """Billing reports. A report id imported again with new content is a correction."""
     from billbridge.importing import import_reports
@@ -198,7 +240,7 @@ def _parse_percent(value: str) -> Decimal:
     return number
 
 
-@import_app.command("partner-center")
+@import_app.command("partner-center", cls=PlainCommand)
 def import_partner_center_command(
     ctx: typer.Context,
     files: Annotated[
@@ -206,7 +248,7 @@ def import_partner_center_command(
         typer.Argument(
             help="Invoice reconciliation and daily-rated usage files (CSV, JSON, .gz).",
             show_default=False,
-            metavar="FILE...",
+            metavar="FILE",
         ),
     ],
     generated_on: Annotated[
@@ -267,7 +309,7 @@ ReportIds = Annotated[
     typer.Argument(
         help="Reports to export (default with --due: every due report).",
         show_default=False,
-        metavar="[REPORT_ID]...",
+        metavar="REPORT_ID",
     ),
 ]
 DueOption = Annotated[bool, typer.Option("--due", help="Add every report due on --today.")]
@@ -278,6 +320,9 @@ TodayOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="List every report and every write.")
+]
 
 
 @contextmanager
@@ -294,30 +339,51 @@ def export_errors() -> Iterator[None]:
         fail(message, code)
 
 
-@app.command("plan")
+@app.command(
+    "plan",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge plan --due                      what today's export would write
+billbridge plan --due --today 2026-11-10   as the check of that day would
+billbridge plan bb-2026-10-contoso -v      one report, every write listed
+""",
+)
 def plan_command(
     ctx: typer.Context,
     report_ids: ReportIds = None,
     due: DueOption = False,
     today: TodayOption = None,
+    verbose: VerboseOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show every operation an export would perform; writes nothing in Autotask or the store."""
+    """Show what an export would write; writes nothing in Autotask or the store."""
     result = _run_engine(ctx, report_ids, due, today, write=False)
-    _show_result(result, as_json=as_json, planned=True)
+    _show_result(result, as_json=as_json, planned=True, verbose=verbose)
 
 
-@app.command("export")
+@app.command(
+    "export",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge export --due                  every report due today (UTC)
+billbridge export bb-2026-10-contoso     one report, due or not
+billbridge export --due --json           for scripts
+
+Exit status: 0 done, 1 a report failed or a conflict needs you, 2 bad
+settings or input (nothing was written).
+""",
+)
 def export_command(
     ctx: typer.Context,
     report_ids: ReportIds = None,
     due: DueOption = False,
     today: TodayOption = None,
+    verbose: VerboseOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Export reports into Autotask; exit 1 when a report failed or a conflict needs you."""
+    """Export reports into Autotask; prints a summary and what needs you."""
     result = _run_engine(ctx, report_ids, due, today, write=True)
-    _show_result(result, as_json=as_json, planned=False)
+    _show_result(result, as_json=as_json, planned=False, verbose=verbose)
     raise typer.Exit(result.exit_code)
 
 
@@ -341,7 +407,7 @@ def _run_engine(
                 return engine.export(selection, trigger="cli", on_progress=progress)
 
 
-def _show_result(result: RunResult, *, as_json: bool, planned: bool) -> None:
+def _show_result(result: RunResult, *, as_json: bool, planned: bool, verbose: bool) -> None:
     from billbridge.render import run_result
 
     if as_json:
@@ -349,19 +415,30 @@ def _show_result(result: RunResult, *, as_json: bool, planned: bool) -> None:
     elif not result.reports:
         out.print("nothing is due")
     else:
-        run_result(out, result, planned=planned)
+        run_result(out, result, planned=planned, verbose=verbose)
 
 
-@app.command("runs")
+@app.command(
+    "runs",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge runs              the last 20 runs
+billbridge runs 12           run 12, report by report, every write
+billbridge runs 12 --json    the same for scripts
+""",
+)
 def runs_command(
     ctx: typer.Context,
     run_id: Annotated[
-        int | None, typer.Argument(help="Show one run in full.", show_default=False)
+        int | None,
+        typer.Argument(help="Show this run in full.", show_default=False, metavar="RUN"),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="How many recent runs to list.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", help="How many recent runs to list.", metavar="N")
+    ] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Export history, and per-report results of one run."""
+    """Export history, and one run with its writes grouped by report."""
     from billbridge.export.run_views import run_detail_json, run_summary_json
     from billbridge.render import run_detail, runs_table
 
@@ -409,7 +486,14 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None
         yield update
 
 
-@app.command("demo")
+@app.command(
+    "demo",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge demo                  in a temporary folder
+billbridge demo --keep demo/     keep the state and the sandbox tenant
+""",
+)
 def demo_command(
     keep: Annotated[
         Path | None,
@@ -417,6 +501,7 @@ def demo_command(
             "--keep",
             help="Keep the demo's state store and sandbox tenant in this folder.",
             file_okay=False,
+            metavar="FOLDER",
         ),
     ] = None,
 ) -> None:
@@ -429,7 +514,7 @@ def demo_command(
 # -- doctor and company links ---------------------------------------------------------------------
 
 
-@app.command("doctor")
+@app.command("doctor", cls=PlainCommand)
 def doctor_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check settings, credentials, zone, billing code, the contract UDF and company links."""
     from billbridge.export.doctor import exit_status, run_doctor
@@ -454,15 +539,29 @@ def _check_json(check: Any) -> dict[str, Any]:
     return {"name": check.name, "status": check.status, "detail": check.detail, "fix": check.fix}
 
 
-@app.command("map")
+@app.command(
+    "map",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge map --suggest           likely companies of unlinked organizations
+billbridge map --apply-exact       link every exact name or domain match
+billbridge map org-7 29683502      link one organization
+billbridge map org-7 none          unlink it
+""",
+)
 def map_command(
     ctx: typer.Context,
     organization_id: Annotated[
-        str | None, typer.Argument(help="Organization to link.", show_default=False)
+        str | None,
+        typer.Argument(help="Organization to link.", show_default=False, metavar="ORG_ID"),
     ] = None,
     company_id: Annotated[
         str | None,
-        typer.Argument(help="Autotask company id, or 'none' to unlink.", show_default=False),
+        typer.Argument(
+            help="Autotask company id, or 'none' to unlink.",
+            show_default=False,
+            metavar="COMPANY_ID",
+        ),
     ] = None,
     suggest_links: Annotated[
         bool, typer.Option("--suggest", help="Rank likely companies for unlinked organizations.")
@@ -548,12 +647,30 @@ def _suggestion_json(organization: Any, suggestions: Any) -> dict[str, Any]:
     }
 
 
-@app.command("serve")
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a port (1 to 65535)")
+    return value
+
+
+@app.command(
+    "serve",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge serve                        http://127.0.0.1:8080/
+billbridge serve --host 0.0.0.0 --port 8443
+
+Set web.admin_password (or BILLBRIDGE_WEB_ADMIN_PASSWORD) first.
+""",
+)
 def serve_command(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address of the web admin.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address of the web admin.", metavar="ADDRESS")
+    ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", help="Port of the web admin.", min=1, max=65535)
+        int,
+        typer.Option("--port", help="Port of the web admin.", metavar="PORT", callback=_port),
     ] = 8080,
 ) -> None:
     """The web admin and the daily check (at export.check_time, UTC) in one process."""
@@ -561,7 +678,7 @@ def serve_command(
 
     app_context = context(ctx)
     settings = app_context.settings()
-    if settings.missing("web.admin_password"):
-        fail_settings(SettingsError(settings.missing("web.admin_password")))
+    if problems := settings.missing("web.admin_password"):
+        fail_settings(SettingsError(problems))
     with export_errors():
         serve(settings, app_context.store(), host=host, port=port, console=err)

@@ -7,6 +7,7 @@ when that is where the value came from), before any command runs. Secret values 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
@@ -31,16 +33,94 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DATABASE_KINDS = ("sqlite", "postgresql")
+_URL_SHAPE = "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+
+
 class DatabaseSettings(_Section):
     url: str = Field(default="sqlite:///billbridge.db", repr=False)
     """May carry a database password, so it is kept out of reprs; show `safe_url` instead."""
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # A message about a bad URL must not echo the password, or a piece of it.
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def safe_url(self) -> str:
         try:
             return make_url(self.url).render_as_string(hide_password=True)
-        except ArgumentError:
-            return "(not a database URL)"
+        except (ArgumentError, ValueError):
+            return masked_url_text(self.url)
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a state store URL (never quoting its password), or None."""
+    match = _SCHEME.match(url.strip())
+    if match is None:
+        return f"must look like {_URL_SHAPE} (is the '//' after the scheme missing?)"
+    scheme, rest = match["scheme"], match["rest"]
+    kind = scheme.split("+", 1)[0].lower()
+    if kind not in DATABASE_KINDS:
+        return f"'{scheme}' is not a database kind billbridge knows; use {_URL_SHAPE}"
+    authority = rest.split("?", 1)[0]
+    if authority.count("@") > 1:
+        return (
+            "has more than one '@': write an '@' in the user name or password as %40"
+            f" ({masked_url_text(url)})"
+        )
+    if "@" in authority:
+        userinfo = authority.rsplit("@", 1)[0]
+        if "/" in userinfo:
+            return "the user name or password contains '/': write it as %2F"
+        if userinfo.count(":") > 1:
+            return f"the password contains ':': write it as %3A ({masked_url_text(url)})"
+    try:
+        parsed = make_url(url.strip())
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        # The port is the usual culprit; the text after the host could be a password typed
+        # where the port goes, so it is not repeated.
+        return f"is not a database URL (the port must be a number); use {_URL_SHAPE}"
+    if port is not None and not 1 <= port <= 65535:
+        return f"port {port} is not between 1 and 65535"
+    return None
+
+
+def masked_url_text(url: str) -> str:
+    """`url` with everything between the user name and the last '@' hidden, whatever its
+    shape: for URLs that do not parse, where the parser cannot say what the password is."""
+    match = re.match(r"^([^:/?#@]*:/*)(.*)$", url, re.DOTALL)
+    head, rest = (match[1], match[2]) if match else ("", url)
+    at = rest.rfind("@")
+    if at < 0:
+        return url
+    userinfo = rest[:at]
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+
+
+def mask_database_url(text: str, url: str) -> str:
+    """`text` with the password of `url` (and each piece a parser may have split off it)
+    replaced by ***, for messages that quote what a database driver said."""
+    rest = url.split("://", 1)[-1]
+    at = rest.rfind("@")
+    if at < 0:
+        return text
+    _, colon, password = rest[:at].partition(":")
+    if not colon or not password:
+        return text
+    pieces = {password, unquote(password)}
+    pieces.update(re.split(r"[@:/]", password))
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= 3:
+            text = text.replace(piece, "***")
+    return text
 
 
 class AutotaskSettings(_Section):
@@ -94,6 +174,28 @@ class WebSettings(_Section):
     session_secret: SecretStr | None = None
     """Key that signs the login form's cookie; random per process when unset. Sessions are
     kept in the memory of `serve`, so they end when it restarts either way."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto
+    are believed; from anyone else these headers are ignored."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"'{entry}' is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from None
+        return value
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -167,9 +269,12 @@ class Settings:
         problems = []
         for dotted in keys:
             section, key = dotted.split(".")
-            if getattr(getattr(self, section), key) in (None, ""):
-                variable = f"{ENV_PREFIX}{section}_{key}".upper()
+            value = getattr(getattr(self, section), key)
+            variable = f"{ENV_PREFIX}{section}_{key}".upper()
+            if value in (None, ""):
                 problems.append(f"{dotted}: is not set (in the settings file or {variable})")
+            elif isinstance(value, SecretStr) and not value.get_secret_value().strip():
+                problems.append(f"{dotted}: is empty (in the settings file or {variable})")
         return problems
 
     def require(self, *keys: str) -> None:
@@ -209,6 +314,8 @@ def _describe(section: str, error: ValidationError, origins: Mapping[str, str]) 
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown setting"
+        elif item["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         problems.append(f"{section}.{key}: {message}{where}")
     return problems
 

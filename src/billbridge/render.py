@@ -1,95 +1,250 @@
-"""Rich tables for the CLI: plans, runs, and what landed in Autotask."""
+"""What the CLI prints for plans, exports, runs and link suggestions.
+
+Everything is plain lines, wrapped at spaces to the console's width: no word is cut in half and
+no id is shortened (an id longer than the line stays whole). Lines are styled only on a
+terminal; piped output is the bare text, written in one go, so that rendering stays cheap
+even for a run with thousands of writes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from billbridge.domain.matching import Suggestion
 from billbridge.domain.organization import Organization
-from billbridge.export.results import OperationResult, RunResult
-from billbridge.store.runs import RunDetail, RunSummary
+from billbridge.export.results import OperationResult, ReportResult, RunResult
+from billbridge.store.runs import OperationRecord, RunDetail, RunSummary
 
+MAX_PROBLEMS = 20
+"""Problems shown by default; the rest are counted, and `--verbose` or `runs N` has them."""
+
+STATUS_ORDER = ("exported", "needs_attention", "nothing_to_do", "skipped", "failed")
+_STATUS_WORDS: dict[str, tuple[str, str]] = {
+    # status: (after an export, in a plan)
+    "exported": ("exported", "would export"),
+    "needs_attention": ("needs attention", "would need attention"),
+    "nothing_to_do": ("nothing to do", "nothing to do"),
+    "skipped": ("skipped", "would be skipped"),
+    "failed": ("failed", "would fail"),
+}
 STATUS_STYLE = {
     "exported": "green",
     "nothing_to_do": "dim",
     "skipped": "yellow",
+    "needs_attention": "yellow",
     "failed": "bold red",
     "succeeded": "green",
     "partly_failed": "bold red",
     "interrupted": "yellow",
     "running": "cyan",
 }
-ACTION_STYLE = {"create": "green", "update": "cyan", "conflict": "bold red", "unchanged": "dim"}
+_CLEAN = ("exported", "nothing_to_do")
+_ACTION_WIDTH = 9  # "unchanged", "conflict"
+_ENTITY_WIDTH = 14  # "ContractCharge"
 
 
-def run_result(console: Console, result: RunResult, *, planned: bool) -> None:
-    """The reports, the writes (and conflicts), the warnings, then one summary line."""
-    reports = Table(title="Reports", title_justify="left", expand=False)
-    for column in ("report", "organization", "status", "create", "update", "same", "conflict"):
-        reports.add_column(
-            column,
-            justify="right" if column in ("create", "update", "same", "conflict") else "left",
-        )
-    reports.add_column("reason", overflow="fold")
-    for report in result.reports:
-        counts = _counts(report.operations)
-        style = STATUS_STYLE.get(report.status, "")
-        reports.add_row(
-            report.report_id,
-            report.organization_name or report.organization_id,
-            f"[{style}]{report.status}[/]" if style else report.status,
-            str(counts["create"]),
-            str(counts["update"]),
-            str(counts["unchanged"]),
-            str(counts["conflict"]),
-            report.reason or "",
-        )
-    console.print(reports)
-    changes = Table(
-        title="Writes and conflicts" if not planned else "Planned writes and conflicts",
-        title_justify="left",
-    )
-    for column in ("report", "action", "entity", "key", "id", "changes"):
-        changes.add_column(column, overflow="fold")
-    shown = 0
-    for report in result.reports:
-        for op in report.operations:
-            if op.action == "unchanged":
-                continue
-            shown += 1
-            action = f"[{ACTION_STYLE.get(op.action, '')}]{op.action}[/]"
-            if op.state == "failed":
-                action += " [bold red](failed)[/]"
-            detail = op.error or op.reason or describe_changes(op)
-            changes.add_row(
-                report.report_id, action, op.entity, op.key, str(op.autotask_id or ""), detail
+def status_words(status: str, *, planned: bool = False) -> str:
+    """A report status as a person reads it; an unknown status is shown as it is."""
+    words = _STATUS_WORDS.get(status)
+    if words is None:
+        return status.replace("_", " ")
+    return words[1] if planned else words[0]
+
+
+@dataclass
+class Lines:
+    """Lines to print, each wrapped at spaces to `width`, with a style used on terminals."""
+
+    width: int
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, text: str, *, indent: int = 0, hang: int = 4, style: str = "") -> None:
+        first = " " * indent
+        if len(text) + indent <= self.width and "\n" not in text:
+            self.items.append((first + text, style))
+            return
+        for part in text.split("\n"):
+            wrapped = textwrap.wrap(
+                part,
+                self.width,
+                initial_indent=first,
+                subsequent_indent=" " * (indent + hang),
+                break_long_words=False,
+                break_on_hyphens=False,
             )
-    if shown:
-        console.print(changes)
-    for report in result.reports:
-        for warning in report.warnings:
-            console.print(f"[yellow]warning[/] {report.report_id}: {warning}", markup=True)
-    console.print(summary_line(result, planned=planned))
+            self.items.extend((line, style) for line in wrapped or [first])
+
+    def blank(self) -> None:
+        if self.items and self.items[-1][0]:
+            self.items.append(("", ""))
+
+    def print(self, console: Console) -> None:
+        if not self.items:
+            return
+        if not console.is_terminal or console.no_color:
+            console.file.write("".join(f"{line}\n" for line, _ in self.items))
+            console.file.flush()
+            return
+        plain: list[str] = []
+        for line, style in self.items:
+            if not style:
+                plain.append(line)
+                continue
+            if plain:
+                console.print("\n".join(plain), markup=False, highlight=False, soft_wrap=True)
+                plain = []
+            console.print(Text(line, style=style), soft_wrap=True)
+        if plain:
+            console.print("\n".join(plain), markup=False, highlight=False, soft_wrap=True)
+
+
+def lines_for(console: Console) -> Lines:
+    return Lines(max(console.width, 40))
+
+
+# -- plan and export -------------------------------------------------------------------------
+
+
+def run_result(
+    console: Console,
+    result: RunResult,
+    *,
+    planned: bool,
+    verbose: bool = False,
+    run_hint: bool = True,
+) -> None:
+    """The summary and the problems; with `verbose`, every report and every write as well."""
+    out = lines_for(console)
+    _summary(out, result, planned=planned)
+    problems = list(_problems(result, planned=planned))
+    if verbose:
+        out.blank()
+        for report in result.reports:
+            _report_writes(out, report, planned=planned)
+    if problems:
+        out.blank()
+        out.add(f"Problems ({len(problems)}):", style="bold")
+        shown = problems if verbose else problems[:MAX_PROBLEMS]
+        for text, style in shown:
+            out.add(text, indent=2, style=style)
+        if len(shown) < len(problems):
+            where = (
+                f"`billbridge runs {result.run_id}`"
+                if result.run_id is not None
+                else "`billbridge plan --verbose`"
+            )
+            out.add(f"... and {len(problems) - len(shown)} more; {where} lists them all", indent=2)
+    if not verbose and run_hint and any(_writes(r) for r in result.reports):
+        out.blank()
+        if result.run_id is None:
+            out.add("`--verbose` lists every write the export would make.", style="dim")
+        else:
+            out.add(f"`billbridge runs {result.run_id}` lists every write.", style="dim")
+    out.print(console)
 
 
 def summary_line(result: RunResult, *, planned: bool) -> str:
+    """Two or three short lines: what ran, the write counts and the report statuses."""
+    out = Lines(80)
+    _summary(out, result, planned=planned)
+    return "\n".join(line for line, _ in out.items)
+
+
+def _summary(out: Lines, result: RunResult, *, planned: bool) -> None:
     s = result.summary
-    verb = "would create" if planned else "created"
-    head = f"run {result.run_id}: " if result.run_id is not None else "plan: "
-    return (
-        f"{head}{len(result.reports)} report(s); {verb} {s.created}, "
-        f"{'would update' if planned else 'updated'} {s.updated}, unchanged {s.unchanged}, "
-        f"conflicts {s.conflicts}, failed reports {s.failed_reports}"
-        f" ({result.requests} Autotask requests)"
+    count = len(result.reports)
+    reports = f"{count} report{'' if count == 1 else 's'}"
+    requests = f"{result.requests} Autotask request{'' if result.requests == 1 else 's'}"
+    if planned:
+        out.add(f"plan: {reports}, {requests}; nothing was written", style="bold")
+        writes = f"would create {s.created}, would update {s.updated}"
+    else:
+        out.add(f"run {result.run_id}: {reports}, {requests}", style="bold")
+        writes = f"created {s.created}, updated {s.updated}"
+    out.add(
+        f"{writes}, unchanged {s.unchanged}, conflicts {s.conflicts},"
+        f" failed reports {s.failed_reports}",
+        indent=2,
     )
+    statuses = _status_counts(r.status for r in result.reports)
+    if statuses:
+        out.add(", ".join(f"{status_words(k, planned=planned)} {n}" for k, n in statuses), indent=2)
+    for note in result.notes:
+        out.add(note, indent=2)
+
+
+def _status_counts(statuses: Iterable[str]) -> list[tuple[str, int]]:
+    counts = Counter(statuses)
+    known = [(k, counts.pop(k)) for k in STATUS_ORDER if k in counts]
+    return known + sorted(counts.items())
+
+
+def _who(report: ReportResult) -> str:
+    name = report.organization_name or report.organization_id
+    return f"{report.report_id} ({name})"
+
+
+def _problems(result: RunResult, *, planned: bool) -> Iterable[tuple[str, str]]:
+    """Each thing a person has to look at: reports not exported, conflicts, failed writes."""
+    for report in result.reports:
+        warned = False
+        if report.status not in _CLEAN:
+            detail = "; ".join(x for x in (report.reason, *report.warnings) if x)
+            style = "bold red" if report.status == "failed" else "yellow"
+            words = status_words(report.status, planned=planned)
+            yield f"{_who(report)}: {words}" + (f": {detail}" if detail else ""), style
+            warned = True
+        for op in report.operations:
+            target = f"{op.entity} {op.key}" + (f" (id {op.autotask_id})" if op.autotask_id else "")
+            if op.action == "conflict":
+                why = op.reason or describe_changes(op)
+                yield f"{report.report_id}: conflict on {target}: {why}", "yellow"
+            if op.state in ("failed", "unknown"):
+                error = f": {op.error}" if op.error else ""
+                yield f"{report.report_id}: {op.action} {target} {op.state}{error}", "bold red"
+        if not warned:
+            for warning in report.warnings:
+                yield f"{report.report_id}: warning: {warning}", "yellow"
+
+
+def _writes(report: ReportResult) -> list[OperationResult]:
+    return [op for op in report.operations if op.action != "unchanged"]
+
+
+def _report_writes(out: Lines, report: ReportResult, *, planned: bool) -> None:
+    counts = Counter(op.action for op in report.operations)
+    tally = ", ".join(
+        f"{action} {counts[action]}" for action in ("create", "update", "unchanged", "conflict")
+    )
+    style = STATUS_STYLE.get(report.status, "")
+    out.add(f"{_who(report)}: {status_words(report.status, planned=planned)}; {tally}", style=style)
+    for op in _writes(report):
+        state = f" [{op.state}]" if op.state and op.state != "done" else ""
+        detail = op.error or op.reason or describe_changes(op)
+        out.add(
+            _operation_text(op.action, op.entity, op.key, op.autotask_id, detail) + state,
+            indent=2,
+            hang=_ACTION_WIDTH + 2,
+        )
+
+
+def _operation_text(
+    action: str, entity: str, key: str, autotask_id: int | None, detail: str
+) -> str:
+    where = f" id {autotask_id}" if autotask_id else ""
+    text = f"{action:<{_ACTION_WIDTH}} {entity:<{_ENTITY_WIDTH}} {key}{where}"
+    return f"{text}: {detail}" if detail else text
 
 
 def describe_changes(op: OperationResult) -> str:
-    """The gist of a write, short enough for a table cell."""
+    """The gist of a write in one short phrase."""
     changes = op.changes
     if op.action == "create":
         if op.entity == "Contract":
@@ -114,124 +269,138 @@ def describe_changes(op: OperationResult) -> str:
     return ", ".join(parts)
 
 
+def _short(value: Any) -> str:
+    """A value in a phrase; long free text (descriptions, names) is shortened at a space."""
+    text = str(value).replace("\n", " ")
+    if len(text) <= 60:
+        return text
+    return textwrap.shorten(text, 60, placeholder="...", break_long_words=False) or text
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
 def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
-    table = Table(title="Export runs", title_justify="left")
-    for column in (
-        "run",
-        "started (UTC)",
-        "trigger",
-        "status",
-        "reports",
-        "created",
-        "updated",
-        "conflicts",
-        "failed",
-        "requests",
-    ):
-        table.add_column(
-            column,
-            justify="right" if column not in ("started (UTC)", "trigger", "status") else "left",
-        )
-    for run in runs:
-        style = STATUS_STYLE.get(run.status, "")
-        table.add_row(
+    """Recent runs, one line each, in aligned columns."""
+    header: tuple[str, ...] = ("run", "started (UTC)", "by", "status", "reports", "created")
+    header += ("updated", "conflicts", "failed")
+    rows = [
+        (
             str(run.id),
-            f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{run.started_at:%Y-%m-%d %H:%M}",
             run.trigger,
-            f"[{style}]{run.status}[/]" if style else run.status,
+            status_words(run.status),
             str(run.report_count),
             str(run.created),
             str(run.updated),
             str(run.conflicts),
             str(run.failed_reports),
-            str(run.requests),
         )
-    console.print(table)
+        for run in runs
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    right = {0, 4, 5, 6, 7, 8}
+
+    def line(cells: Sequence[str]) -> str:
+        return " ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = lines_for(console)
+    out.items.append((line(header), "bold"))
+    for run, row in zip(runs, rows, strict=True):
+        out.items.append((line(row), STATUS_STYLE.get(run.status, "")))
+    out.add("`billbridge runs RUN` shows one run in full.", style="dim")
+    out.print(console)
 
 
 def run_detail(console: Console, detail: RunDetail) -> None:
+    """One run: its outcome, then each report with its operations under it."""
     run = detail.summary
-    console.print(
-        f"run {run.id}: {run.status}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC"
-        f" by {run.trigger}, {run.requests} Autotask requests"
+    out = lines_for(console)
+    count = len(detail.reports)
+    out.add(
+        f"run {run.id}: {status_words(run.status)}, started {run.started_at:%Y-%m-%d %H:%M:%S}"
+        f" UTC by {run.trigger}; {count} report{'' if count == 1 else 's'},"
+        f" {run.requests} Autotask requests",
+        style=STATUS_STYLE.get(run.status, "bold"),
     )
-    reports = Table(title="Reports", title_justify="left")
-    for column in ("report", "organization", "revision", "status", "reason"):
-        reports.add_column(column, overflow="fold")
-    for report in detail.reports:
-        style = STATUS_STYLE.get(report.status, "")
-        reports.add_row(
-            report.report_id,
-            report.organization_id,
-            str(report.revision),
-            f"[{style}]{report.status}[/]" if style else report.status,
-            report.reason or "",
-        )
-    console.print(reports)
-    ops = Table(title="Operations", title_justify="left")
-    for column in ("report", "action", "entity", "key", "id", "state", "detail"):
-        ops.add_column(column, overflow="fold")
+    error = getattr(run, "error", None)  # a fatal stop, when the store records one
+    if error:
+        out.add(f"stopped: {error}", indent=2, style="bold red")
+    out.add(
+        f"created {run.created}, updated {run.updated}, unchanged {run.unchanged},"
+        f" conflicts {run.conflicts}, failed reports {run.failed_reports}",
+        indent=2,
+    )
+    by_report: dict[str, list[OperationRecord]] = {}
     for op in detail.operations:
-        action = f"[{ACTION_STYLE.get(op.action, '')}]{op.action}[/]"
-        state = "" if op.state == "none" else op.state
-        detail_text = (
+        by_report.setdefault(op.report_id, []).append(op)
+    for report in detail.reports:
+        out.blank()
+        ops = by_report.pop(report.report_id, [])
+        same = sum(1 for op in ops if op.action == "unchanged")
+        reason = f": {report.reason}" if report.reason else ""
+        out.add(
+            f"{report.report_id} ({report.organization_id}), revision {report.revision}:"
+            f" {status_words(report.status)}{reason}" + (f"; {same} unchanged" if same else ""),
+            style=STATUS_STYLE.get(report.status, ""),
+        )
+        for warning in report.warnings:
+            out.add(f"warning: {warning}", indent=2, style="yellow")
+        _stored_writes(out, ops)
+    for report_id, ops in by_report.items():  # operations of a report the run did not list
+        out.blank()
+        out.add(f"{report_id}:")
+        _stored_writes(out, ops)
+    out.print(console)
+
+
+def _stored_writes(out: Lines, ops: Sequence[OperationRecord]) -> None:
+    for op in ops:
+        if op.action == "unchanged":
+            continue
+        detail = (
             op.error
             or op.reason
             or describe_changes(
                 OperationResult(op.action, op.entity, op.key, op.autotask_id, op.changes)
             )
         )
-        ops.add_row(
-            op.report_id, action, op.entity, op.key, str(op.autotask_id or ""), state, detail_text
+        state = "" if op.state in ("none", "done") else f" [{op.state}]"
+        failed = op.state in ("failed", "unknown")
+        out.add(
+            _operation_text(op.action, op.entity, op.key, op.autotask_id, detail) + state,
+            indent=2,
+            hang=_ACTION_WIDTH + 2,
+            style="bold red" if failed else ("yellow" if op.action == "conflict" else ""),
         )
-    console.print(ops)
-    for report in detail.reports:
-        for warning in report.warnings:
-            console.print(f"[yellow]warning[/] {report.report_id}: {warning}")
 
 
-def _counts(operations: Sequence[OperationResult]) -> dict[str, int]:
-    counts = {"create": 0, "update": 0, "unchanged": 0, "conflict": 0}
-    for op in operations:
-        counts[op.action] = counts.get(op.action, 0) + 1
-    return counts
-
-
-def _short(value: Any) -> str:
-    text = str(value)
-    text = text.replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
+# -- link suggestions --------------------------------------------------------------------------
 
 
 def suggestions_table(
     console: Console, rows: Sequence[tuple[Organization, Sequence[Suggestion]]]
 ) -> None:
-    table = Table(title="Suggested companies for unlinked organizations", title_justify="left")
-    for column in ("organization", "name", "domain", "company id", "company", "score", "why"):
-        table.add_column(column, overflow="fold")
+    """Each unlinked organization, then its likely companies, best first."""
+    out = lines_for(console)
     for organization, suggestions in rows:
+        domain = f", {organization.domain}" if organization.domain else ""
+        out.add(f"{organization.organization_id}: {organization.name}{domain}", style="bold")
         if not suggestions:
-            table.add_row(
-                organization.organization_id,
-                organization.name,
-                organization.domain or "",
-                "",
-                "[dim]no likely company[/]",
-                "",
-                "",
+            out.add("no likely company", indent=2, style="dim")
+        for suggestion in suggestions:
+            score = f"{suggestion.score:.2f}" + (" exact" if suggestion.exact else "")
+            out.add(
+                f"{suggestion.company_id:>8}  {suggestion.company_name} ({score};"
+                f" {suggestion.reason})",
+                indent=2,
+                hang=10,
             )
-        for index, suggestion in enumerate(suggestions):
-            first = index == 0
-            table.add_row(
-                organization.organization_id if first else "",
-                organization.name if first else "",
-                (organization.domain or "") if first else "",
-                str(suggestion.company_id),
-                suggestion.company_name,
-                f"{suggestion.score:.2f}" + (" exact" if suggestion.exact else ""),
-                suggestion.reason,
-            )
-    console.print(table)
-    console.print(
-        "link one with `billbridge map ORG_ID COMPANY_ID`; `--apply-exact` links every exact match"
+    out.blank()
+    out.add(
+        "Link one with `billbridge map ORG_ID COMPANY_ID`; `--apply-exact` links every exact match."
     )
+    out.print(console)

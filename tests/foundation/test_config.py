@@ -71,7 +71,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "export.lag_days: Input should be a valid integer" in text
     assert "export.subscription_types" in text and "o365" not in text.split("types")[0]
     assert "export.colour: unknown setting" in text
-    assert "export.check_time: Value error, must be a UTC time HH:MM, e.g. 02:00" in text
+    assert "export.check_time: must be a UTC time HH:MM, e.g. 02:00" in text
     assert "(from BILLBRIDGE_EXPORT_CHECK_TIME)" in text
     assert "web.admin_password" in text
     assert len(caught.value.problems) == 6

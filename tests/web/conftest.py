@@ -32,6 +32,7 @@ from billbridge.sandbox import RunningSandbox, SandboxOptions, start_in_backgrou
 from billbridge.store import Store
 from billbridge.web import create_web_app
 from billbridge.web.security import LoginThrottle
+from billbridge.web.server import proxy_options
 from tests.export.conftest import settings_for
 
 PASSWORD = "Tr0ub4dor&3-web-admin"
@@ -40,12 +41,13 @@ TODAY = datetime(2026, 11, 10, 9, 30, tzinfo=UTC)
 SUGGESTED_ONLY = {"Fabrikam, Inc.": "Fabrikam Inc"}
 """Organizations whose company exists under another name: linked from a suggestion."""
 WITHOUT_COMPANY = {"Coho Winery"}
+TRUSTED_PROXY = "127.0.0.1"
 
 
 class ServedApp:
     """An ASGI app served by uvicorn in a thread on a free port."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, settings: Settings) -> None:
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -55,6 +57,7 @@ class ServedApp:
             lifespan="off",
             ws="none",
             timeout_graceful_shutdown=1,
+            **proxy_options(settings),  # forwarded headers as `serve` believes them
         )
         self.app = app
         self._server = uvicorn.Server(config)
@@ -103,7 +106,7 @@ class World:
             clock=lambda: TODAY,
             **options,  # type: ignore[arg-type]
         )
-        served = ServedApp(app)
+        served = ServedApp(app, chosen)
         self.served.append(served)
         return served
 
@@ -120,7 +123,9 @@ def build_world(workdir: Path) -> World:
     settings = dataclasses.replace(
         settings_for(sandbox, workdir),
         web=WebSettings(
-            admin_password=SecretStr(PASSWORD), session_secret=SecretStr(SESSION_SECRET)
+            admin_password=SecretStr(PASSWORD),
+            session_secret=SecretStr(SESSION_SECRET),
+            trusted_proxies=(TRUSTED_PROXY,),  # as behind a TLS proxy on the same host
         ),
     )
     store = Store(settings.database.url)

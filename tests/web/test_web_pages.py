@@ -346,7 +346,8 @@ def test_the_dashboard_shows_why_the_last_daily_check_failed(world: World) -> No
     )
     daily.last_error = "SettingsError: autotask.secret: is not set"
     served = ServedApp(
-        create_web_app(world.settings, world.store, daily=daily, clock=lambda: TODAY)
+        create_web_app(world.settings, world.store, daily=daily, clock=lambda: TODAY),
+        world.settings,
     )
     world.served.append(served)
     with httpx.Client(base_url=served.url, timeout=30) as client:

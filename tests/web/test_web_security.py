@@ -284,3 +284,81 @@ def _links(world: World) -> dict[str, int | None]:
 def _runs(world: World) -> int:
     with world.store.transaction() as uow:
         return len(uow.runs.recent(1000))
+
+
+def _untrusting(world: World) -> World:
+    """The world's settings with no trusted proxy, as `serve` runs by default."""
+    web = world.settings.web.model_copy(update={"trusted_proxies": ()})
+    return dataclasses.replace(world, settings=dataclasses.replace(world.settings, web=web))
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_throttle(shared_world: World) -> None:
+    plain = _untrusting(shared_world).settings
+    url = shared_world.serve(plain, throttle=LoginThrottle(max_failures=3, base_delay_s=0.01)).url
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+        for n in range(3):
+            client.headers["X-Forwarded-For"] = f"198.51.100.{n}"  # a new "address" each time
+            assert login(client, url, password="guess").status_code == 401
+        client.headers["X-Forwarded-For"] = "198.51.100.99"
+        assert login(client, url, password="guess").status_code == 429
+        https = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+        assert "secure" not in https.headers["set-cookie"].lower()  # not believed either
+
+
+def test_an_attacker_behind_the_trusted_proxy_cannot_lock_the_owner_out(
+    shared_world: World,
+) -> None:
+    throttle = LoginThrottle(
+        max_failures=5, alert_failures=10, alert_max_failures=2, base_delay_s=0.01, max_delay_s=0.01
+    )
+    url = shared_world.serve(throttle=throttle).url
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as attacker:
+        for n in range(40):  # many addresses, as the proxy reports them
+            attacker.headers["X-Forwarded-For"] = f"198.51.100.{n % 20}"
+            status = login(attacker, url, password=f"guess-{n}").status_code
+            assert status in (401, 429)
+        assert throttle.on_alert()
+        assert login(attacker, url).status_code == 429  # two wrong ones on alert: locked
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as owner:
+        owner.headers["X-Forwarded-For"] = "203.0.113.7"
+        assert login(owner, url).status_code == 303
+        assert owner.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("password", ["", "   "])
+def test_an_empty_admin_password_opens_nothing(shared_world: World, password: str) -> None:
+    web = shared_world.settings.web.model_copy(update={"admin_password": SecretStr(password)})
+    url = shared_world.serve(
+        dataclasses.replace(shared_world.settings, web=web),
+        throttle=LoginThrottle(base_delay_s=0.01),
+    ).url
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+        assert login(client, url, password=password).status_code == 401
+        assert client.get("/").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/99999999999999999999999",
+        "/runs/99999999999999999999999.json",
+        "/runs/9223372036854775808",
+        "/runs/-1",
+        "/runs/0",
+        "/runs/1e3",
+        "/runs/%C2%B2",  # a superscript two: str.isdigit() says yes, int() says no
+        "/runs/abc",
+        "/reports/%00",
+        "/reports/a%00b",
+        "/reports/-1",
+        "/reports/99999999999999999999999",
+        "/reports/" + "x" * 5000,
+        "/organizations/%00",
+        "/organizations/%1b%5b31m",
+        "/organizations/" + "y" * 5000,
+    ],
+)
+def test_odd_ids_are_not_found(logged_in: httpx.Client, path: str) -> None:
+    response = logged_in.get(path)
+    assert response.status_code == 404, (path, response.status_code)
+    assert "Something went wrong" not in response.text

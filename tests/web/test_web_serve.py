@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from billbridge.config import Settings, SettingsError
+from billbridge.demo import demo_files
+from billbridge.importing import import_organizations, import_price_list, import_reports
 from billbridge.store import Store
 from billbridge.web.server import daily_check
 from tests.web.conftest import PASSWORD, TODAY, World, login
@@ -70,15 +72,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(world: World, path: Path, *, password: bool = True) -> Path:
+def _config(
+    world: World,
+    path: Path,
+    *,
+    password: str | None = PASSWORD,
+    billing_code: str = "Microsoft Licensing",
+) -> Path:
     sandbox = world.sandbox
     path.write_text(
         f'[database]\nurl = "sqlite:///{path.parent / "serve.db"}"\n'
         f'[autotask]\nzone_lookup_url = "{sandbox.zone_lookup_url}"\n'
         f'username = "{sandbox.username}"\nsecret = "{sandbox.secret}"\n'
         f'integration_code = "{sandbox.integration_code}"\n'
-        '[export]\nproduct_billing_code = "Microsoft Licensing"\ncheck_time = "00:00"\n'
-        + (f'[web]\nadmin_password = "{PASSWORD}"\n' if password else ""),
+        f'[export]\nproduct_billing_code = "{billing_code}"\ncheck_time = "00:00"\n'
+        + (f'[web]\nadmin_password = "{password}"\n' if password is not None else ""),
         encoding="utf-8",
     )
     return path
@@ -137,12 +145,16 @@ def test_serve_answers_runs_the_daily_check_and_stops_on_a_signal(
     assert process.returncode == 0, output
     assert f"billbridge web admin at http://127.0.0.1:{port}/" in output
     assert "daily check at 00:00 UTC" in output
+    assert "was missed while serve was not running, so it runs now" in output
     assert "billbridge serve stopped" in output
     assert PASSWORD not in output
 
 
-def test_serve_refuses_to_start_without_a_password(world: World, tmp_path: Path) -> None:
-    config = _config(world, tmp_path / "billbridge.toml", password=False)
+@pytest.mark.parametrize("password", [None, "", "  "])
+def test_serve_refuses_to_start_without_a_password(
+    world: World, tmp_path: Path, password: str | None
+) -> None:
+    config = _config(world, tmp_path / "billbridge.toml", password=password)
     done = subprocess.run(
         [sys.executable, "-m", "billbridge", "--config", str(config), "serve", "--port", "1"],
         capture_output=True,
@@ -152,23 +164,74 @@ def test_serve_refuses_to_start_without_a_password(world: World, tmp_path: Path)
     )
     assert done.returncode == 2
     assert "web.admin_password" in done.stderr
+    assert ("is not set" if password is None else "is empty") in done.stderr
 
 
-def test_serve_says_when_the_port_is_taken(world: World, tmp_path: Path) -> None:
+def _serve_until(config: Path, wanted: str, *, timeout_s: float = 40) -> str:
+    """Run `serve` until its output has `wanted` (or it ends, or time is up); its output."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "billbridge", "--config", str(config)),
+            *("serve", "--port", str(_free_port())),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(),
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while wanted not in "".join(lines) and process.poll() is None:
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+    return "".join(lines)
+
+
+def test_a_busy_store_is_one_line_in_the_log(world: World, tmp_path: Path) -> None:
     config = _config(world, tmp_path / "billbridge.toml")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = subprocess.run(
-            [
-                *(sys.executable, "-m", "billbridge", "--config", str(config)),
-                *("serve", "--port", str(port)),
-            ],
-            capture_output=True,
-            text=True,
-            env=_environment(),
-            timeout=60,
-        )
-    assert done.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    store = Store(f"sqlite:///{tmp_path / 'serve.db'}")
+    try:
+        with store.exclusive("export"):  # another export holds the lock
+            output = _serve_until(config, "another export is running")
+    finally:
+        store.close()
+    assert "another export is running" in output and "tries again in 5 min" in output
+    assert "Traceback" not in output and "StoreBusyError" not in output, output
+    [line] = [line for line in output.splitlines() if "another export is running" in line]
+    assert "daily check" in line
+
+
+def test_a_bad_setting_is_one_line_in_the_log(world: World, tmp_path: Path) -> None:
+    config = _config(world, tmp_path / "billbridge.toml", billing_code="No Such Code")
+    store = Store(f"sqlite:///{tmp_path / 'serve.db'}")
+    try:  # linked organizations with reports due, so that the check gets to the billing code
+        files = demo_files()
+        import_organizations(store, [files["organizations.csv"]])
+        import_price_list(store, [files["price-list.csv"]])
+        import_reports(store, [files["reports-2026-09.csv"]])
+        with store.transaction() as uow:
+            for organization in uow.organizations.all():
+                if organization.name in world.companies:
+                    uow.organizations.link(
+                        organization.organization_id, world.companies[organization.name]
+                    )
+    finally:
+        store.close()
+    output = _serve_until(config, "tries again in 5 min")
+    assert "Traceback" not in output, output
+    [line] = [line for line in output.splitlines() if "tries again" in line]
+    assert "the daily check of" in line and "No Such Code" in line
+    assert PASSWORD not in output and world.sandbox.secret not in output

@@ -14,7 +14,7 @@ from billbridge.store.reports import ReportSummary
 from billbridge.web.directory import CompanyDirectory
 from billbridge.web.handlers import safe_local_path
 from billbridge.web.rendering import gist, ticks, until
-from billbridge.web.security import LoginThrottle, SessionStore, password_matches
+from billbridge.web.security import LoginThrottle, SessionStore, client_key, password_matches
 from billbridge.web.status import report_states
 
 
@@ -138,7 +138,7 @@ def test_the_throttle_slows_down_then_refuses_then_forgets() -> None:
     clock = Clock()
     throttle = LoginThrottle(
         max_failures=3,
-        max_failures_total=5,
+        alert_failures=100,
         window_s=100,
         base_delay_s=0.5,
         max_delay_s=1.5,
@@ -147,15 +147,42 @@ def test_the_throttle_slows_down_then_refuses_then_forgets() -> None:
     assert throttle.retry_after("a") == 0
     assert [throttle.failed("a") for _ in range(3)] == [0.5, 1.0, 1.5]
     assert throttle.retry_after("a") == 101
-    assert throttle.retry_after("b") == 0  # another address may still try...
-    throttle.failed("b")
-    throttle.failed("c")
-    assert throttle.retry_after("d") > 0  # ...until too many fail from everywhere
+    assert throttle.retry_after("b") == 0  # another address may still try
     clock.now += 101
-    assert throttle.retry_after("a") == 0 and throttle.retry_after("d") == 0
+    assert throttle.retry_after("a") == 0
     throttle.failed("a")
     throttle.succeeded("a")
     assert throttle.failed("a") == 0.5
+
+
+def test_guessing_from_many_addresses_never_locks_out_a_clean_one() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(
+        max_failures=10, alert_failures=20, alert_max_failures=2, window_s=100, clock=clock
+    )
+    for n in range(200):  # an attacker rotating through addresses
+        throttle.failed(f"198.51.100.{n}")
+    assert throttle.on_alert()
+    assert throttle.retry_after("203.0.113.7") == 0  # the owner, who guessed nothing wrong
+    throttle.failed("203.0.113.7")  # a typo by the owner is slowed to the longest delay...
+    assert throttle.retry_after("203.0.113.7") == 0  # ...and still leaves a second try
+    assert throttle.failed("203.0.113.7") == throttle.max_delay_s
+    assert throttle.retry_after("203.0.113.7") > 0  # on alert, the second wrong one locks it
+    assert throttle.retry_after("198.51.100.199") == 0  # one failure each: under the limit
+    clock.now += 101
+    assert not throttle.on_alert() and throttle.retry_after("203.0.113.7") == 0
+
+
+def test_the_throttle_counts_an_ipv6_client_by_its_64_and_stays_bounded() -> None:
+    throttle = LoginThrottle(max_failures=3, alert_failures=10**6, max_clients=50)
+    for n in range(3):
+        throttle.failed(f"2001:db8:1:2::{n + 1:x}")
+    assert throttle.retry_after("2001:db8:1:2:ffff::9") > 0  # the same /64
+    assert throttle.retry_after("2001:db8:1:3::1") == 0
+    assert client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    for n in range(10_000):
+        throttle.failed(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
+    assert len(throttle._failures) <= 50
 
 
 @pytest.mark.parametrize(

@@ -23,33 +23,56 @@ class Problem:
         )
 
 
+MAX_KEPT = 1000
+"""Problems kept in full; past this they are only counted, so that a file of millions of bad
+rows costs neither gigabytes nor a screen per row."""
+
+
 class InputError(Exception):
     """Input that cannot be imported; nothing of the command that read it was stored."""
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(self, problems: Iterable[Problem], count: int | None = None) -> None:
         self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        self.count = max(count or 0, len(self.problems))
+        """How many problems were found; `problems` may hold only the first of them."""
+        super().__init__("\n".join(str(p) for p in self.problems[:50]))
 
 
 class ProblemLog:
-    """Collects problems while a reader carries on, so the user sees every problem in one go."""
+    """Collects problems while a reader carries on, so the user sees every problem in one go
+    (the first `MAX_KEPT` in full, the rest counted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: int = MAX_KEPT) -> None:
         self._problems: list[Problem] = []
+        self._keep = keep
+        self._count = 0
 
     def add(self, file: str | Path, line: int | None, column: str | None, message: str) -> None:
-        self._problems.append(Problem(str(file), line, column, message))
+        self._count += 1
+        if len(self._problems) < self._keep:
+            self._problems.append(Problem(str(file), line, column, message))
 
     def extend(self, problems: Iterable[Problem]) -> None:
-        self._problems.extend(problems)
+        for problem in problems:
+            self._count += 1
+            if len(self._problems) < self._keep:
+                self._problems.append(problem)
 
     @property
     def problems(self) -> tuple[Problem, ...]:
         return tuple(self._problems)
 
+    @property
+    def count(self) -> int:
+        """Every problem found, including those past `MAX_KEPT`."""
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
     def __bool__(self) -> bool:
-        return bool(self._problems)
+        return self._count > 0
 
     def raise_if_any(self) -> None:
-        if self._problems:
-            raise InputError(self._problems)
+        if self._count:
+            raise InputError(self._problems, self._count)

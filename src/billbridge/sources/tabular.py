@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from billbridge.sources.located_json import LocatedDict, loads_located
+from billbridge.sources.located_json import LocatedDict, TooManyValuesError, loads_located
 from billbridge.sources.problems import ProblemLog
 
 
@@ -43,12 +45,47 @@ class Record:
         return f"{self.file}:{self.line}"
 
 
-def read_text(path: Path, log: ProblemLog) -> str | None:
-    """The file's text, or None (with a problem logged) if it is missing, empty or not UTF-8."""
+MAX_FILE_BYTES = 100 * 1024 * 1024
+"""billbridge's own files (organizations, price list, reports) above this size are refused:
+many times any real one, and still read and checked in bounded time and memory."""
+
+
+def read_bytes(path: Path, log: ProblemLog, *, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of a regular file of at most `limit` bytes, or None with a problem logged.
+
+    A FIFO or a device (`/dev/zero`, a terminal) is refused before it is read: opening a FIFO
+    would wait for a writer forever, and a device may never end.
+    """
     try:
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         log.add(path, None, None, f"cannot be read: {exc.strerror or exc}")
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            log.add(path, None, None, "is a folder, not a file")
+            return None
+        if not stat.S_ISREG(mode):
+            log.add(path, None, None, "is not a regular file (a pipe or a device); give a file")
+            return None
+        try:
+            raw = handle.read(limit + 1)  # a file that grows while read is cut off here
+        except OSError as exc:
+            log.add(path, None, None, f"cannot be read: {exc.strerror or exc}")
+            return None
+    if len(raw) > limit:
+        log.add(path, None, None, f"is larger than {limit // (1024 * 1024)} MB; split it")
+        return None
+    return raw
+
+
+def read_text(path: Path, log: ProblemLog) -> str | None:
+    """The file's text, or None (with a problem logged) if it is missing, empty, not UTF-8, or
+    not a regular file of a sane size."""
+    raw = read_bytes(path, log)
+    if raw is None:
         return None
     try:
         text = raw.decode("utf-8-sig")
@@ -109,8 +146,12 @@ def parse_json(path: Path, text: str, log: ProblemLog) -> Any:
         return loads_located(text)
     except json.JSONDecodeError as exc:
         log.add(path, exc.lineno, None, f"broken JSON: {exc.msg} (column {exc.colno})")
+    except TooManyValuesError as exc:
+        log.add(path, None, None, str(exc))
     except RecursionError:
         log.add(path, None, None, "broken JSON: nested too deeply")
+    except ValueError as exc:  # e.g. a number of more than 4300 digits
+        log.add(path, None, None, f"broken JSON: {exc}")
     return None
 
 

@@ -7,6 +7,7 @@ worker thread, because the store and the Autotask client block.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -34,6 +36,10 @@ from billbridge.web.security import (
 )
 
 MAX_FORM_FIELDS = 2000
+MAX_ID = 2**63 - 1
+"""The largest id a database column holds; a bigger number names nothing."""
+MAX_ID_LENGTH = 500
+_NUMBER = re.compile(r"[0-9]{1,19}")
 """Enough for "export selected" over a long page of reports; more is refused."""
 
 
@@ -104,7 +110,18 @@ class Ctx:
         return [v.strip() for v in self.form.getlist(name) if isinstance(v, str) and v.strip()]
 
     def path_param(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        """A path segment (an id the store looks up); one no record could have is a 404."""
+        value = str(self.request.path_params[name])
+        if not plausible_id(value):
+            raise HTTPException(404)
+        return value
+
+    def number_param(self, name: str) -> int:
+        """A path segment that must be a record number (a run id): anything else is a 404."""
+        value = str(self.request.path_params[name])
+        if not _NUMBER.fullmatch(value) or not 0 < int(value) <= MAX_ID:
+            raise HTTPException(404)
+        return int(value)
 
     def flash(self, kind: str, text: str) -> None:
         self.session.flash(kind, text)
@@ -135,6 +152,12 @@ class Ctx:
 
 
 View = Callable[[Ctx], Response]
+
+
+def plausible_id(value: str) -> bool:
+    """Text that could be an id: not empty, not too long, no control characters (a NUL byte
+    is refused by PostgreSQL with an error, not a miss)."""
+    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
 
 
 def local_path(request: Request) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -142,69 +143,116 @@ class SessionStore:
         return tokens_match(given, expected)
 
 
-class LoginThrottle:
-    """Slows down wrong passwords, and refuses logins for a while after too many of them.
+def client_key(address: str) -> str:
+    """Whom the throttle counts: an IPv4 address, or an IPv6 client's /64 network (one host
+    is commonly given a whole /64, and could otherwise rotate addresses within it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
 
-    Counted per client address and, with a higher limit, for all clients together, so that
-    guessing from many addresses is slowed down as well.
+
+class LoginThrottle:
+    """Slows down wrong passwords, and refuses a client that guessed wrong too often.
+
+    Counted per client (`client_key`): after `max_failures` wrong passwords within `window_s`
+    that client is refused until the oldest of them ages out. Nobody else is: there is no
+    lock-out for everyone, which would let anyone lock the owner out. Guessing from many
+    addresses at once (`alert_failures` wrong passwords from all clients within the window)
+    puts the throttle on alert instead: while it lasts, each client is refused after
+    `alert_max_failures` wrong passwords, and every wrong password waits `max_delay_s`. A
+    client without wrong passwords, the owner at their desk, can always log in.
     """
 
     def __init__(
         self,
         *,
         max_failures: int = 10,
-        max_failures_total: int = 50,
+        alert_failures: int = 50,
+        alert_max_failures: int = 3,
         window_s: float = 900.0,
         base_delay_s: float = 0.25,
         max_delay_s: float = 3.0,
+        max_clients: int = 10_000,
         clock: Clock = time.monotonic,
     ) -> None:
         self.max_failures = max_failures
-        self.max_failures_total = max_failures_total
+        self.alert_failures = alert_failures
+        self.alert_max_failures = min(alert_max_failures, max_failures)
         self.window_s = window_s
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
+        self.max_clients = max_clients
         self._clock = clock
+        # Oldest failing client first, so that the memory kept is bounded however many
+        # addresses an attacker rotates through.
         self._failures: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
+        self._all: deque[float] = deque(maxlen=alert_failures)
         self._lock = threading.Lock()
+
+    def on_alert(self) -> bool:
+        with self._lock:
+            self._expire(self._clock())
+            return self._alert()
 
     def retry_after(self, client: str) -> int:
         """Seconds until this client may try again; 0 when it may try now."""
         now = self._clock()
+        key = client_key(client)
         with self._lock:
             self._expire(now)
-            times = self._failures.get(client, deque())
-            waits = []
-            if len(times) >= self.max_failures:
-                waits.append(times[-self.max_failures] + self.window_s - now)
-            if len(self._all) >= self.max_failures_total:
-                waits.append(self._all[-self.max_failures_total] + self.window_s - now)
-        return max((int(w) + 1 for w in waits), default=0)
+            times = self._recent(key, now)
+            limit = self.alert_max_failures if self._alert() else self.max_failures
+            if len(times) < limit:
+                return 0
+            wait = times[-limit] + self.window_s - now
+        return int(wait) + 1
 
     def failed(self, client: str) -> float:
         """Record a wrong password; returns how long to delay the answer."""
         now = self._clock()
+        key = client_key(client)
         with self._lock:
             self._expire(now)
-            times = self._failures.setdefault(client, deque())
+            times = self._recent(key, now)
+            self._failures.pop(key, None)
             times.append(now)
+            self._failures[key] = times
+            while len(self._failures) > self.max_clients:
+                del self._failures[next(iter(self._failures))]
             self._all.append(now)
             count = len(times)
+            alert = self._alert()
         delay: float = self.base_delay_s * 2.0 ** (count - 1)
-        return min(delay, self.max_delay_s)
+        return self.max_delay_s if alert else min(delay, self.max_delay_s)
 
     def succeeded(self, client: str) -> None:
         with self._lock:
-            self._failures.pop(client, None)
+            self._failures.pop(client_key(client), None)
+
+    def _alert(self) -> bool:
+        return len(self._all) >= self.alert_failures
 
     def _expire(self, now: float) -> None:
+        """Forget failures older than the window: clients are ordered by their last failure,
+        so only the front is looked at; a client's own old failures go in `_recent`."""
         horizon = now - self.window_s
         while self._all and self._all[0] < horizon:
             self._all.popleft()
-        for client in list(self._failures):
-            times = self._failures[client]
-            while times and times[0] < horizon:
-                times.popleft()
-            if not times:
-                del self._failures[client]
+        while self._failures:
+            oldest = next(iter(self._failures))
+            if self._failures[oldest][-1] >= horizon:
+                break
+            del self._failures[oldest]
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.get(key) or deque(maxlen=self.max_failures)
+        horizon = now - self.window_s
+        while times and times[0] < horizon:
+            times.popleft()
+        return times

@@ -15,16 +15,19 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import uvicorn
 from rich.console import Console
 
-from billbridge.config import Settings
+from billbridge.config import Settings, mask_database_url
 from billbridge.export.connection import client_from_settings
 from billbridge.export.daily import DailyCheck
 from billbridge.export.engine import ExportEngine, Selection
+from billbridge.export.errors import EXPECTED_ERRORS, explain
 from billbridge.export.results import RunResult
 from billbridge.store import Store
+from billbridge.store.database import StoreBusyError
 from billbridge.web.app import create_web_app
 from billbridge.web.jobs import ClientFactory
 
@@ -76,9 +79,46 @@ def daily_check(
     )
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for forwarded headers: believed only from `web.trusted_proxies`.
+
+    uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which lets anyone who can
+    reach a local port pick the address the login throttle counts."""
+    trusted = list(settings.web.trusted_proxies)
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
+class OneLineErrors(logging.Filter):
+    """A check stopped for a reason a person can act on (a setting, Autotask, another export
+    holding the lock) is logged as one line saying so, not as a traceback; bugs keep theirs."""
+
+    def __init__(self, database_url: str, retry_after_s: float) -> None:
+        super().__init__()
+        self._url = database_url
+        self._retry_after_s = retry_after_s
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, EXPECTED_ERRORS):
+            message, _ = explain(error)
+            if isinstance(error, StoreBusyError):
+                message = f"another export is running ({error})"
+            retry = f"; it tries again in {self._retry_after_s / 60:.0f} min"
+            record.msg = mask_database_url(f"{record.getMessage()}: {message}{retry}", self._url)
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def serve(settings: Settings, store: Store, *, host: str, port: int, console: Console) -> None:
     """Serve until SIGINT or SIGTERM; the caller has checked that `web.admin_password` is set."""
     _log_to_stderr()
+    one_line = OneLineErrors(settings.database.url, RETRY_AFTER_FAILURE_S)
+    for name in ("billbridge.export.daily", __name__):
+        logging.getLogger(name).addFilter(one_line)
     stop = threading.Event()
     daily = daily_check(settings, store)
     app = create_web_app(settings, store, daily=daily)
@@ -90,9 +130,9 @@ def serve(settings: Settings, store: Store, *, host: str, port: int, console: Co
         access_log=False,
         lifespan="off",
         ws="none",
-        proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=5,
+        **proxy_options(settings),
     )
     try:
         sock = _bind(host, port)
@@ -107,11 +147,7 @@ def serve(settings: Settings, store: Store, *, host: str, port: int, console: Co
         f"billbridge web admin at http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C stops it)",
         markup=False,
     )
-    console.print(
-        f"daily check at {settings.export.check_time:%H:%M} UTC;"
-        f" next {daily.next_at():%Y-%m-%d %H:%M} UTC",
-        markup=False,
-    )
+    console.print(check_message(daily, settings), markup=False)
     checker.start()
     try:
         server.run(sockets=[sock])
@@ -121,6 +157,18 @@ def serve(settings: Settings, store: Store, *, host: str, port: int, console: Co
         if checker.is_alive():
             console.print("the daily check's export was cut short; the next export resolves it")
         console.print("billbridge serve stopped")
+
+
+def check_message(daily: DailyCheck, settings: Settings) -> str:
+    """When the daily check runs next; says so first when a missed one is caught up now."""
+    at = f"{settings.export.check_time:%H:%M} UTC"
+    now = daily.next_at()
+    if daily.is_overdue(now):
+        return (
+            f"daily check at {at}; today's ({now:%Y-%m-%d}) was missed while serve was"
+            " not running, so it runs now"
+        )
+    return f"daily check at {at}; next {now:%Y-%m-%d %H:%M} UTC"
 
 
 class _ForegroundServer(uvicorn.Server):

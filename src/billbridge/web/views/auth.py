@@ -61,6 +61,7 @@ async def login(request: Request) -> Response:
     expected = admin.settings.web.admin_password
     if (
         expected is None
+        or not expected.get_secret_value().strip()  # `serve` refuses it; so does the form
         or not isinstance(given, str)
         or not password_matches(given, expected.get_secret_value())
     ):

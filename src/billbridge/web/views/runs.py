@@ -55,9 +55,9 @@ def runs(ctx: Ctx) -> Response:
 
 
 def run(ctx: Ctx) -> Response:
-    text = ctx.path_param("run_id")
+    run_id = ctx.number_param("run_id")
     with ctx.store.transaction() as uow:
-        detail = uow.runs.get(int(text)) if text.isdigit() else None
+        detail = uow.runs.get(run_id)
         names = (
             {
                 o.organization_id: o.name
@@ -69,7 +69,7 @@ def run(ctx: Ctx) -> Response:
             else {}
         )
     if detail is None:
-        return ctx.not_found(f"There is no run {text}.")
+        return ctx.not_found(f"There is no run {run_id}.")
     by_report: dict[str, list[OperationRecord]] = {}
     for op in detail.operations:
         by_report.setdefault(op.report_id, []).append(op)
@@ -102,11 +102,11 @@ def run(ctx: Ctx) -> Response:
 
 
 def run_json(ctx: Ctx) -> Response:
-    text = ctx.path_param("run_id")
+    run_id = ctx.number_param("run_id")
     with ctx.store.transaction() as uow:
-        detail = uow.runs.get(int(text)) if text.isdigit() else None
+        detail = uow.runs.get(run_id)
     if detail is None:
-        return JSONResponse({"error": f"there is no run {text}"}, status_code=404)
+        return JSONResponse({"error": f"there is no run {run_id}"}, status_code=404)
     return JSONResponse(run_detail_json(detail))
 
 
