@@ -29,7 +29,7 @@ from billbridge.sources.partner_center import usage
 from billbridge.sources.partner_center.columnar import read_usage_csv
 from billbridge.sources.partner_center.columns import bind
 from billbridge.sources.partner_center.detect import FileKind, detect
-from billbridge.sources.partner_center.files import Source, fingerprint, open_source
+from billbridge.sources.partner_center.files import Refused, Source, fingerprint, open_source
 from billbridge.sources.partner_center.invoice import InvoiceLine, read_invoice_lines
 from billbridge.sources.partner_center.prices import Pricing
 from billbridge.sources.partner_center.reports import Builder, UsageFile
@@ -102,7 +102,11 @@ def _read_usage(source: Source, log: ProblemLog) -> dict[usage.UsageKey, usage.M
     if problems:
         return None
     if source.format == "csv":
-        meters = read_usage_csv(source, binding)
+        try:
+            meters = read_usage_csv(source, binding)
+        except Refused as exc:
+            log.add(source.name, None, None, str(exc))
+            return None
         if meters is not None:
             return meters
     before = len(log.problems)

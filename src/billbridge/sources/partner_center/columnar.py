@@ -1,9 +1,11 @@
 """The columnar reader of the daily-rated usage CSV (polars), for files of millions of rows.
 
 polars reads the columns billbridge uses as text and groups the rows by the raw text of the
-key columns (`usage.KEY_FIELDS`). The two summed columns are checked against the same pattern as
-`numbers.parse_decimal` and summed as exact decimals with 20 places, after checking that no
-value has more places than that. `usage.finish` then parses each distinct key once.
+key columns (`usage.KEY_FIELDS`). The two summed columns are checked against `FAST_NUMBER`, a
+stricter form of `numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal
+holds exactly, and summed as such decimals (polars refuses an overflowing sum). `usage.finish`
+then parses each distinct key once. The file's physical lines are counted in the same polars
+run (a count that ignores quotes), so that row numbers can be shown as line numbers.
 
 This reader proves a file good or gives up: anything it cannot vouch for (a value that does not
 match, blanks where a value is required, more decimal places, a row with more fields than the
@@ -15,15 +17,14 @@ So a good file takes the fast way and a bad one gets the precise messages, from 
 from __future__ import annotations
 
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from billbridge.sources.partner_center.columns import Binding, canonical
-from billbridge.sources.partner_center.files import Source
-from billbridge.sources.partner_center.numbers import MAX_ADJUSTED_EXPONENT, NUMBER_PATTERN
+from billbridge.sources.partner_center.files import Refused, Source
+from billbridge.sources.partner_center.numbers import MAX_ADJUSTED_EXPONENT
 from billbridge.sources.partner_center.usage import (
     KEY_FIELDS,
     LABEL_FIELDS,
@@ -39,24 +40,39 @@ from billbridge.sources.partner_center.usage import (
 SCALE = 20
 """Decimal places the sums are kept at; a value with more sends the file to the row reader."""
 _DECIMAL = pl.Decimal(38, SCALE)
-_LIMIT = pl.lit(10**MAX_ADJUSTED_EXPONENT * 10, dtype=pl.Int128).cast(_DECIMAL)
 _ROW = "__row"
 _EXTRA = "__extra"
 
 
+def _fast_number(scale: int, max_adjusted: int) -> str:
+    """Numbers as `numbers.NUMBER` has them, restricted to those a decimal of `scale` places
+    holds exactly and below 10**(max_adjusted + 1): plain with at most `max_adjusted + 1`
+    digits before the point and `scale` after it, or one digit, up to `scale - k` places and
+    the exponent -k (k <= scale), or an exponent up to +max_adjusted. (One anchored pattern is
+    cheaper per value than a pattern plus arithmetic on the places and the exponent.)"""
+    forms = [rf"\d{{1,{max_adjusted + 1}}}(?:\.\d{{0,{scale}}})?", rf"\.\d{{1,{scale}}}"]
+    forms.append(rf"\d(?:\.\d{{0,{scale}}})?[eE]\+?(?:0?\d|1[0-{max_adjusted - 10}])")
+    for k in range(scale + 1):
+        written = f"0?{k}" if k < 10 else str(k)
+        forms.append(rf"\d(?:\.\d{{0,{scale - k}}})?[eE]-{written}")
+    return "^[+-]?(?:" + "|".join(forms) + ")$"
+
+
+FAST_NUMBER = _fast_number(SCALE, MAX_ADJUSTED_EXPONENT)
+
+
 def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsage] | None:
-    """The file's meters, or None when the row reader must decide."""
+    """The file's meters, or None when the row reader must decide. `Refused` (a gzip bomb)
+    is raised: the row reader must not try that file again."""
     columns = layout(binding)
     try:
-        with source.plain_csv() as path, ThreadPoolExecutor(1) as pool:
-            lines = pool.submit(_lines, path)  # while polars works (it releases the GIL)
+        with source.plain_csv() as path:
             groups = _groups(path, source, columns)
-            if groups is None:
-                return None
-            rows = int(groups.get_column("__rows").sum())
-            if rows == 0 or lines.result() != rows + 1:
-                return None  # empty, or a row spans lines (or blank lines): let rows decide
+    except Refused:
+        raise
     except (pl.exceptions.PolarsError, OSError, EOFError, zlib.error, UnicodeError):
+        return None
+    if groups is None:
         return None
     try:
         return finish(_raw_groups(groups), columns)
@@ -83,12 +99,15 @@ def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
         return pl.lit(None, dtype=pl.String) if key is None else pl.col(f"c{index[key]}")
 
     keys = [column(key).alias(f"k{i}") for i, key in enumerate(columns.keys)]
-    bad = pl.col(_EXTRA).is_not_null()
+    # Per group, how many values are not vouched for: extra fields, numbers the pattern does not
+    # admit or the cast does not take (blanks are neither). Any at all sends the file to rows.
+    unproven = [pl.col(_EXTRA).count()]
     sums: list[pl.Expr] = []
     for i, key in enumerate(columns.sums):
         text = column(key)
-        bad = bad | ~accepted(text)
-        sums.append(text.cast(_DECIMAL, strict=False).sum().alias(f"s{i}"))
+        number = text.cast(_DECIMAL, strict=False)
+        unproven += [pl.len() - text.str.contains(FAST_NUMBER).sum(), pl.len() - number.count()]
+        sums.append(number.sum().alias(f"s{i}"))
     labels = [_non_empty(column(key)).min().alias(f"l{i}") for i, key in enumerate(columns.labels)]
     aggregated = (
         frame.with_row_index(_ROW)
@@ -96,46 +115,40 @@ def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
         .agg(
             pl.len().alias("__rows"),
             pl.col(_ROW).min().alias("__first"),
-            bad.sum().alias("__bad"),
+            pl.sum_horizontal(unproven).alias("__bad"),
             *sums,
             *labels,
         )
-        .collect()
     )
-    if aggregated.height and int(aggregated.get_column("__bad").sum()) > 0:
+    # Physical lines, ignoring quotes: one more than the rows (the header) unless a quoted field
+    # spans lines or a line is blank, when row numbers are not line numbers.
+    lines = pl.scan_csv(
+        path,
+        has_header=False,
+        quote_char=None,
+        separator="\x1f",
+        schema={"line": pl.String},
+        encoding="utf8-lossy",
+    ).select(pl.len())
+    groups, counted = pl.collect_all([aggregated, lines])
+    rows = int(groups.get_column("__rows").sum()) if groups.height else 0
+    if rows == 0 or int(groups.get_column("__bad").sum()) > 0:
         return None
-    return aggregated
+    if int(counted.item()) != rows + 1:
+        return None
+    return groups
 
 
 def accepted(text: pl.Expr) -> pl.Expr:
     """True where the columnar sums can take the value exactly; elsewhere the file goes to the
     row reader (so this must accept nothing `numbers.parse_decimal` rejects)."""
     number = text.cast(_DECIMAL, strict=False)
-    places, exponent, broken = _places(text)
-    return (
-        text.str.contains(NUMBER_PATTERN).fill_null(False)
-        & number.is_not_null()
-        & ~broken
-        & (places - exponent <= SCALE)
-        & (number.abs() < _LIMIT)
-    ).fill_null(False)
+    return (text.str.contains(FAST_NUMBER) & number.is_not_null()).fill_null(False)
 
 
 def _non_empty(text: pl.Expr) -> pl.Expr:
     """A quoted empty field ("") is an empty string to polars, a blank to the row reader."""
     return pl.when(text.str.len_bytes() > 0).then(text)
-
-
-def _places(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """Decimal places written, the exponent, and whether the exponent is unreadable, for
-    numbers that already match NUMBER_PATTERN (literal searches: cheaper than a regex)."""
-    dot = text.str.find(".", literal=True).cast(pl.Int64)
-    mark = pl.coalesce(text.str.find("E", literal=True), text.str.find("e", literal=True))
-    mark = mark.cast(pl.Int64)
-    places = (pl.coalesce(mark, text.str.len_bytes().cast(pl.Int64)) - dot - 1).fill_null(0)
-    exponent = text.str.slice(mark + 1).cast(pl.Int64, strict=False)
-    broken = mark.is_not_null() & exponent.is_null()
-    return places, exponent.fill_null(0), broken
 
 
 def _raw_groups(frame: pl.DataFrame) -> list[tuple[tuple[str | None, ...], RawGroup]]:
@@ -151,15 +164,3 @@ def _raw_groups(frame: pl.DataFrame) -> list[tuple[tuple[str | None, ...], RawGr
             keys, column("__first"), column("s0"), column("s1"), labels, strict=True
         )
     ]
-
-
-def _lines(path: Path) -> int:
-    """Physical lines of the file (a last line without a newline counts)."""
-    count = 0
-    last = b"\n"
-    buffer = bytearray(1 << 24)
-    with path.open("rb", buffering=0) as raw:
-        while size := raw.readinto(buffer):
-            count += buffer.count(b"\n", 0, size)
-            last = bytes(buffer[size - 1 : size])
-    return count + (0 if last == b"\n" else 1)
