@@ -200,7 +200,14 @@ def test_headers_and_impersonation_only_on_writes() -> None:
     [
         ("https://webservices12.autotask.net/ATServicesRest/", True),
         ("https://webservices.autotask.net/ATServicesRest/", True),
+        ("https://webservices29.autotask.net/ATServicesRest/", True),
+        ("https://prde.autotask.net/ATServicesRest/", True),  # German pre-release zone
+        ("https://PRES.autotask.net/ATServicesRest/", True),  # Spanish pre-release zone
         ("https://evil.example.com/ATServicesRest/", False),
+        ("https://prdex.autotask.net/ATServicesRest/", False),
+        ("https://pres.autotask.net.evil.com/ATServicesRest/", False),
+        ("https://ww5.autotask.net/ATServicesRest/", False),  # the web UI, not the API
+        ("http://prde.autotask.net/ATServicesRest/", False),
         ("https://webservices5.autotask.net.evil.com/ATServicesRest/", False),
         ("http://webservices5.autotask.net/ATServicesRest/", False),  # never plain HTTP
         ("https://webservices5.autotask.net:8443/ATServicesRest/", False),

@@ -1,4 +1,4 @@
-"""Zone discovery: which `webservicesN.autotask.net` serves the API user (reference §1.3).
+"""Zone discovery: which Autotask API host serves the API user.
 
 `GET {zone_lookup_url}/v1.0/zoneInformation?user=...` is sent without credentials. The `url`
 it returns is trusted only on an Autotask web-services host over HTTPS, or on the very host
@@ -19,7 +19,11 @@ from urllib.parse import quote, urlsplit
 
 from billbridge.autotask.errors import ProtocolError
 
-AUTOTASK_HOST = re.compile(r"^webservices\d*\.autotask\.net$", re.IGNORECASE)
+#: The API hosts Autotask's zones answer with: `webservices.autotask.net` (discovery),
+#: `webservices1` .. `webservices29` (the data centres, with gaps) and the pre-release zones
+#: `prde` (German) and `pres` (Spanish), as the public PowerShell modules list them
+#: (Kelvin Tegelaar's AutotaskAPI `Add-AutotaskBaseURI`, Celerium.AutoTask's data-centre map).
+AUTOTASK_HOST = re.compile(r"^(webservices\d{0,3}|prde|pres)\.autotask\.net$", re.IGNORECASE)
 API_VERSION = "V1.0"
 
 
@@ -58,7 +62,8 @@ def check_zone_url(url: str, zone_lookup_url: str) -> None:
         return
     raise ProtocolError(
         "zone lookup answered with an untrusted host; credentials are only sent to "
-        "https://webservicesN.autotask.net or to the lookup host itself",
+        "https://webservicesN.autotask.net, prde.autotask.net, pres.autotask.net or to the"
+        " lookup host itself",
         url=f"{returned.scheme}://{returned.netloc}",
     )
 
