@@ -51,6 +51,7 @@ def contract_body(client: AutotaskClient, company: int, subscription: str) -> di
         "companyID": company,
         "contractName": "Microsoft 365 Business Premium",
         "contractType": client.picklist_value("Contracts", "contractType", "Recurring Service"),
+        "contractPeriodType": client.picklist_value("Contracts", "contractPeriodType", "Monthly"),
         "status": client.picklist_value("Contracts", "status", "Active"),
         "timeReportingRequiresStartAndStopTimes": client.picklist_value(
             "Contracts", "timeReportingRequiresStartAndStopTimes", "No"

@@ -192,6 +192,23 @@ def test_headers_and_impersonation_only_on_writes() -> None:
     assert str(write.url) == f"{BASE}/Companies"
 
 
+def test_impersonation_only_on_entities_that_support_it() -> None:
+    fake = FakeAutotask()
+    fake.on("POST", "/Products$", reply(200, {"itemId": 3}))
+    fake.on("POST", "/Contracts$", reply(200, {"itemId": 4}))
+    fake.on("POST", "/Contracts/4/Charges$", reply(200, {"itemId": 5}))
+    fake.on("PATCH", "/Contracts/4/Charges$", reply(200, {"itemId": 5}))
+    with client_for(fake, impersonation_resource_id=29682885) as client:
+        client.create("Products", {"name": "p"})
+        client.create("Contracts", {"contractName": "c"})
+        client.create_child("Contracts", 4, "Charges", {"name": "x"})
+        client.update_child("Contracts", 4, "Charges", {"id": 5, "name": "y"})
+    product, contract, charge, update = fake.sent()
+    assert product.headers["ImpersonationResourceId"] == "29682885"
+    for request in (contract, charge, update):
+        assert "ImpersonationResourceId" not in request.headers, request.url
+
+
 # -- zone ----------------------------------------------------------------------------------------
 
 

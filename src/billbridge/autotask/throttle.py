@@ -227,7 +227,9 @@ class ThresholdGovernor:
                 or self._clock() - self._read_at >= self._check_interval_s
                 or (self._in_slow_zone(info) and self._since_read >= max(1, self._check_every // 4))
             )
-            if not due or (self._reading and info is not None):
+            # One reading at a time: the others go on with the estimate (none at the very
+            # start, when the whole share is still free).
+            if not due or self._reading:
                 return
             self._reading = True
         try:

@@ -92,19 +92,33 @@ class ZoneResolver:
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
+        # Requests started together (the tenant's metadata is read in parallel) wait for one
+        # lookup instead of each making their own.
+        self._lookup_lock = threading.Lock()
         self._cached: ZoneInfo | None = None
         self._cached_at = 0.0
         self.lookups = 0
 
     def get(self) -> ZoneInfo:
         """The cached zone, looked up when missing or expired."""
+        cached = self._fresh()
+        if cached is not None:
+            return cached
+        with self._lookup_lock:
+            return self._fresh() or self._lookup()
+
+    def _fresh(self) -> ZoneInfo | None:
         with self._lock:
             if self._cached is not None and self._clock() - self._cached_at < self._ttl_s:
                 return self._cached
-        return self.refresh()
+            return None
 
     def refresh(self) -> ZoneInfo:
         """Look the zone up now and cache the answer."""
+        with self._lookup_lock:
+            return self._lookup()
+
+    def _lookup(self) -> ZoneInfo:
         body = self._fetch_json(zone_lookup_address(self._lookup_url, self._username))
         zone = _parse(body)
         check_zone_url(zone.url, self._lookup_url)
