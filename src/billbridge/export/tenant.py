@@ -91,6 +91,16 @@ _TABLE: dict[str, str] = {
     "Products": "export.product_fields",
 }
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class TenantMisfitError(ExportSetupError):
+    """The tenant does not fit the settings; `problems` names each misfit and its setting."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems))
+
+
 _COST_SAMPLE = 100
 
 
@@ -298,7 +308,7 @@ def context_from(meta: TenantMetadata, settings: Settings) -> TenantContext:
         problems.extend(_unfilled(meta, entity, table, subscription))
     billing_code = _billing_code(meta, export.product_billing_code or "", problems)
     if problems:
-        raise ExportSetupError("; ".join(problems))
+        raise TenantMisfitError(problems)
     assert udf_name is not None and contract_type is not None and billing_code is not None
     cost_visible, evidence = cost_visibility(meta)
     return TenantContext(
@@ -370,16 +380,6 @@ def _cost(record: Mapping[str, Any]) -> Decimal | None:
             except ArithmeticError:
                 return None
     return None
-
-
-def find_billing_code(client: AutotaskClient, wanted: str) -> tuple[int, str]:
-    """The active material billing code named (or numbered) `wanted`: (id, name)."""
-    meta = read_metadata(client, wanted)
-    problems: list[str] = []
-    code = _billing_code(meta, wanted, problems)
-    if code is None:
-        raise ExportSetupError("; ".join(problems))
-    return code
 
 
 def _billing_code(meta: TenantMetadata, wanted: str, problems: list[str]) -> tuple[int, str] | None:
