@@ -373,3 +373,11 @@ def test_credential_failures_are_authentication_errors(
     assert caught.value.status == status
     assert caught.value.kind == "fatal"
     assert "wrong" not in str(caught.value)
+
+
+def test_budget_reads_the_threshold_now(client: AutotaskClient) -> None:
+    before = client.stats.total
+    estimate = client.budget(120)
+    assert client.stats.total == before + 1  # one ThresholdInformation
+    assert estimate.threshold == 10_000 and estimate.share == client.config.threshold_share
+    assert estimate.fits and estimate.requests == 120

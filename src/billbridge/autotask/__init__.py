@@ -29,7 +29,12 @@ from billbridge.autotask.errors import (
 from billbridge.autotask.metadata import EntityInfo, FieldInfo, PicklistValue, UdfInfo
 from billbridge.autotask.query import Condition, F, Filter, Group, build_query
 from billbridge.autotask.stats import RequestStats, StatsSnapshot
-from billbridge.autotask.throttle import CHILD_ENTITIES, ThresholdInfo
+from billbridge.autotask.throttle import (
+    CHILD_ENTITIES,
+    BudgetEstimate,
+    ThresholdInfo,
+    estimate_budget,
+)
 from billbridge.autotask.wire import (
     format_date,
     format_datetime,
@@ -48,6 +53,7 @@ __all__ = [
     "AutotaskClient",
     "AutotaskConnectionError",
     "AutotaskError",
+    "BudgetEstimate",
     "ClientConfig",
     "ClientUsageError",
     "Condition",
@@ -77,6 +83,7 @@ __all__ = [
     "ZoneInfo",
     "build_query",
     "error_from_response",
+    "estimate_budget",
     "format_date",
     "format_datetime",
     "parse_date",

@@ -43,11 +43,13 @@ from billbridge.autotask.retry import RetryPolicy
 from billbridge.autotask.stats import RequestStats
 from billbridge.autotask.throttle import (
     CHILD_ENTITIES,
+    BudgetEstimate,
     EndpointLimiter,
     PauseGate,
     ThresholdGovernor,
     ThresholdInfo,
     endpoint_of,
+    estimate_budget,
 )
 from billbridge.autotask.wire import decode_json, encode_json
 from billbridge.autotask.zone import ZoneInfo, ZoneResolver
@@ -300,6 +302,11 @@ class AutotaskClient:
         info = self._read_threshold()
         self._governor.observe(info)
         return info
+
+    def budget(self, requests: int) -> BudgetEstimate:
+        """How long the hourly budget makes `requests` requests take, from a fresh reading of
+        `ThresholdInformation` and this client's `threshold_share` (one request)."""
+        return estimate_budget(self.threshold(), requests, self.config.threshold_share)
 
     def zone(self) -> ZoneInfo:
         """The API user's zone (looked up once, then cached)."""

@@ -49,7 +49,7 @@ _OPAQUE_TEXT = re.compile(
     r"|violation of (primary|unique) key|cannot insert the value null",
     re.IGNORECASE,
 )
-_MAX_TEXT = 300
+_MAX_TEXT = 1000
 
 
 class AutotaskError(Exception):
@@ -232,7 +232,7 @@ def response_messages(response: httpx.Response) -> list[str]:
     except ValueError:
         if "<html" in text[:500].lower():
             return []
-        return [_shorten(text)]
+        return [_fold(text)]
     messages: list[str] = []
     if isinstance(body, dict):
         errors = _get_ci(body, "errors")
@@ -342,5 +342,11 @@ def _get_ci(mapping: dict[str, Any], key: str) -> Any:
 
 
 def _shorten(text: str) -> str:
-    text = " ".join(text.split())
+    # Autotask's texts are kept exactly (the run record quotes them); only a text too long to
+    # be a message is cut, and a body that is not JSON has its layout folded.
+    text = text.strip()
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def _fold(text: str) -> str:
+    return _shorten(" ".join(text.split()))
