@@ -376,6 +376,7 @@ def test_credential_failures_are_authentication_errors(
 
 
 def test_budget_reads_the_threshold_now(client: AutotaskClient) -> None:
+    client.zone()
     before = client.stats.total
     estimate = client.budget(120)
     assert client.stats.total == before + 1  # one ThresholdInformation
