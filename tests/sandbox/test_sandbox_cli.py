@@ -50,7 +50,9 @@ def charges_in(data: Path) -> tuple[Api, list[int]]:
     contract = api.contract(api.company())
     product = api.product()
     ids = [
-        api.charge(contract, product, name=f"M365 {month}", datePurchased=f"2024-{month}-01")
+        api.charge(
+            contract, product, name=f"M365 {month}", datePurchased=f"2024-{month}-01T12:00:00Z"
+        )
         for month in ("09", "10", "11")
     ]
     return api, ids
