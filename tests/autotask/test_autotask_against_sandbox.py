@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from autotask_helpers import Sleeps
 
 from billbridge.autotask import (
     AuthenticationError,
@@ -28,6 +27,7 @@ from billbridge.autotask import (
 )
 from billbridge.sandbox import FaultSpec, RunningSandbox, SandboxOptions, start_in_background
 from billbridge.sandbox import schema as sandbox_schema
+from tests.autotask.autotask_helpers import Sleeps
 
 MakeClient = Callable[..., AutotaskClient]
 _names = itertools.count()

@@ -9,7 +9,6 @@ import traceback
 
 import httpx
 import pytest
-from autotask_helpers import BASE, LOOKUP, SECRET, FakeAutotask, Sleeps, client_for, config, reply
 
 from billbridge.autotask import (
     AuthenticationError,
@@ -26,13 +25,24 @@ from billbridge.autotask import (
     ValidationError,
 )
 from billbridge.autotask.throttle import ThresholdGovernor
+from tests.autotask.autotask_helpers import (
+    BASE,
+    LOOKUP,
+    SECRET,
+    Answer,
+    FakeAutotask,
+    Sleeps,
+    client_for,
+    config,
+    reply,
+)
 
 GENERIC = {"Message": "An error has occurred."}
 THREAD = {"errors": ["Thread Threshold Exceeded ... (Itgenatr005)"]}
 COMPANY = {"item": {"id": 5, "companyName": "Contoso"}}
 
 
-def raise_(exc_type: type[httpx.TransportError]) -> object:
+def raise_(exc_type: type[httpx.TransportError]) -> Answer:
     def answer(request: httpx.Request) -> httpx.Response:
         raise exc_type("simulated", request=request)
 
@@ -66,8 +76,8 @@ def test_retries_are_bounded() -> None:
     [reply(500, GENERIC), reply(502, "<html>bad gateway</html>"), reply(504),
      raise_(httpx.ReadTimeout), raise_(httpx.RemoteProtocolError), raise_(httpx.WriteError)],
 )  # fmt: skip
-def test_a_write_that_may_have_happened_is_never_resent(failure: object) -> None:
-    fake = FakeAutotask().on("POST", "/Companies$", failure, reply(200, {"itemId": 7}))  # type: ignore[arg-type]
+def test_a_write_that_may_have_happened_is_never_resent(failure: Answer) -> None:
+    fake = FakeAutotask().on("POST", "/Companies$", failure, reply(200, {"itemId": 7}))
     with client_for(fake) as client, pytest.raises(UnknownOutcomeError) as caught:
         client.create("Companies", {"companyName": "x"})
     assert len(fake.sent("POST")) == 1

@@ -42,7 +42,7 @@ def test_groups_are_and_or_only() -> None:
         (lambda: Condition("eq", "x"), "needs a value"),
         (lambda: Condition("in", "x", ()), "non-empty list"),
         (lambda: Condition("eq", "x", (1, 2)), "single value"),
-        (lambda: Condition("eq", "x", 1.5), "Decimal, not float"),
+        (lambda: Condition("eq", "x", 1.5), "Decimal, not float"),  # type: ignore[arg-type]
         (lambda: Condition("eq", "x", datetime(2024, 1, 1)), "aware"),
         (lambda: Condition("eq", " ", 1), "field name"),
         (lambda: F.in_("sku", "ABC"), "not a string"),
