@@ -91,6 +91,14 @@ class ExportSettings(_Section):
         return _field_table(value)
 
     # --- end tenant fields ---
+    # --- export engine (T-engine) ---
+    unknown_write_horizon_s: float = Field(default=300.0, gt=0, le=86_400)
+    """How long a write whose outcome is unknown (a timeout, a killed export) may still land in
+    Autotask; its key is not written again before. Longer than any time Autotask may take."""
+    lease_s: float = Field(default=900.0, ge=10, le=86_400)
+    """How long the export lease held in the tenant lasts unless renewed; a lease left by a
+    crashed installation expires after this."""
+    # --- end export engine ---
 
     @field_validator("subscription_types", mode="before")
     @classmethod
