@@ -16,6 +16,8 @@ import pytest
 from billbridge.autotask import (
     AuthenticationError,
     AutotaskClient,
+    AutotaskError,
+    OpaqueServerError,
     F,
     PicklistError,
     ThrottledError,
@@ -159,9 +161,11 @@ def test_picklists_resolve_by_label_and_are_checked_before_writing(
         client.picklist_value("Contracts", "contractCategory", "Legacy")
     company = new_company(client)
     before = client.stats.by_method.get("POST", 0)
-    with pytest.raises(PicklistError, match="contractType"):
+    with pytest.raises(PicklistError, match="contractType") as caught:
         client.create("Contracts", {**contract_body(client, company, "x"), "contractType": 2})
     assert client.stats.by_method.get("POST", 0) == before  # nothing was sent
+    # In the error tree, as a rejection of this one record: the run goes on with the others.
+    assert isinstance(caught.value, AutotaskError) and caught.value.kind == "rejected"
     fields = {f.name: f for f in client.fields("ContractCharges")}
     assert fields["billableAmount"].is_read_only
     assert "Subscription ID" in [u.name for u in client.udfs("Contracts")]
@@ -382,3 +386,28 @@ def test_budget_reads_the_threshold_now(client: AutotaskClient) -> None:
     assert client.stats.total == before + 1  # one ThresholdInformation
     assert estimate.threshold == 10_000 and estimate.share == client.config.threshold_share
     assert estimate.fits and estimate.requests == 120
+
+
+def test_an_opaque_500_on_a_write_is_an_unknown_outcome_with_the_exact_text(
+    client: AutotaskClient, sandbox: RunningSandbox
+) -> None:
+    company = new_company(client)
+    name = unique("Opaque")
+    rule = sandbox.runtime.reject_writes(
+        "Contracts", lambda body: body.get("contractName") == name, times=1
+    )
+    before = client.stats.by_method.get("POST", 0)
+    try:
+        with pytest.raises(OpaqueServerError) as caught:
+            client.create(
+                "Contracts", {**contract_body(client, company, "o"), "contractName": name}
+            )
+    finally:
+        sandbox.runtime.clear_write_rules()
+    assert rule.hits == 1
+    assert caught.value.errors == rule.texts  # Autotask's text, exactly
+    assert "Error ID:" in caught.value.reason
+    assert caught.value.kind == "unknown_outcome"
+    assert client.stats.by_method.get("POST", 0) == before + 1  # sent once, never again
+    found = list(client.query("Contracts", [F.eq("contractName", name)]))
+    assert found == []  # looked up once: absent, so a rejection for the caller
