@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from billbridge.sandbox import SandboxOptions, StoreError, approve_and_post, create_app
 from billbridge.sandbox.cli import app as cli
+from billbridge.sandbox.store import Store
+from billbridge.sandbox.tenant import Tenant
 from billbridge.sandbox.transport import InProcessTransport
 
 
@@ -132,3 +134,68 @@ def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date-reading", "local"], "use convert or keep"),
+        (["--timezone", "Nowhere/Land"], "unknown time zone"),
+        (["--require", "Contracts"], "expected ENTITY.FIELD"),
+        (["--require", "Contracts.nope"], "Contracts has no field 'nope'"),
+        (["--precision", "11"], "less than or equal to 10"),
+        (["--faults", "slow=0.5,slow_ms=-1"], "slow_ms must be >= 0"),
+    ],
+)
+def test_bad_tenant_settings_are_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, [*args, "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_the_banner_names_the_tenant_settings_and_they_are_kept(tmp_path: Path) -> None:
+    data = tmp_path / "t.db"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    code = "from billbridge.sandbox.cli import app; app()"
+    args = ["--port", "0", "--data", str(data), "--procurement", "--date-reading", "keep",
+            "--require", "Products.sku", "--no-cost-permission", "--precision", "2"]  # fmt: skip
+    with subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline() for _ in range(7)]
+            base = lines[0].split(" at ", 1)[1].strip().removesuffix("/v1.0/")
+            assert httpx.get(f"{base}/v1.0/Version", headers=AUTH, timeout=10).status_code == 200
+            tenant = next(line for line in lines if "tenant" in line)
+            assert "America/New_York, dates keep, precision 2, procurement" in tenant
+            assert "no cost permission" in tenant and "requires Products.sku" in tenant
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    store = Store(data)
+    kept = Tenant(store).settings  # opened without settings (approve-and-post): those served
+    store.close()
+    assert kept.procurement is True and kept.date_reading == "keep"
+    assert kept.cost_permission is False and kept.precision == 2
+    assert kept.required == frozenset({("Products", "sku")})
+
+
+def test_approve_and_post_can_edit_descriptions(tmp_path: Path) -> None:
+    data = tmp_path / "tenant.db"
+    api, ids = charges_in(data)
+    api.runtime.close()
+    result = CliRunner().invoke(
+        cli, ["approve-and-post", "--data", str(data), "--edit-description", "Licences"]
+    )
+    assert result.exit_code == 0, result.output
+    api = open_tenant(data)
+    descriptions = {api.ok("GET", f"/ContractCharges/{i}")["item"]["description"] for i in ids}
+    api.runtime.close()
+    assert descriptions == {"Licences"}
