@@ -22,6 +22,8 @@ from billbridge.demo import sandbox_settings
 from billbridge.export.connection import client_from_settings
 from billbridge.export.tenant import TenantMisfitError, resolve_tenant
 from billbridge.sandbox import RunningSandbox, SandboxOptions, start_in_background
+from billbridge.store import Store
+from tests.export.data import import_lines, line, seed_store
 
 
 @dataclass
@@ -336,3 +338,39 @@ def test_an_outage_while_reading_says_try_again_with_exit_1(
     assert caught.value.exit_code == 1
     message = capsys.readouterr().err
     assert "nothing was written, try again" in message and "HTTP 503" in message
+
+
+def test_what_billbridge_says_it_fills_is_what_an_export_sends(
+    make_world: Callable[..., World],
+) -> None:
+    # The tenant requires fields that only billbridge's own create bodies fill: the required
+    # check passes and the strict tenant, which refuses a create without them, takes the export.
+    world = make_world(
+        required_fields=(
+            "Contracts.description",
+            "ContractCharges.notes",
+            "ContractCharges.productID",
+            "Products.description",
+        )
+    )
+    world.write_config()
+    code, output = run("doctor", "--tenant", "--json")
+    failed = [c["detail"] for c in json.loads(output)["checks"] if c["status"] == "fail"]
+    # A product has a description only when the price list gives one: the table fills it.
+    assert [d.split(":")[0] for d in failed] == ["export.product_fields.description"]
+    world.write_config('[export.product_fields]\ndescription = "Microsoft cloud licence"\n')
+    company = world.company("Contoso")
+    store = Store(f"sqlite:///{world.workdir / 'bb.db'}")
+    try:
+        seed_store(store, world.workdir, [("org", "Contoso", company, True)])
+        import_lines(store, world.workdir, [line("r1", "org", "2026-10", "sub-1")])
+    finally:
+        store.close()
+    code, output = run("doctor", "--tenant", "--json")
+    failed = [c for c in json.loads(output)["checks"] if c["status"] == "fail"]
+    assert not failed, failed
+    code, output = run("export", "r1", "--json")
+    assert code == 0, output
+    assert len(list(world.client.query("Contracts", [F.gte("id", 0)]))) == 1
+    charges = list(world.client.query("ContractCharges", [F.gte("id", 0)]))
+    assert len(charges) == 1 and charges[0]["notes"]

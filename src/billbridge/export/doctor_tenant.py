@@ -42,7 +42,8 @@ def run_tenant_doctor(
     """`doctor`'s checks, then the tenant probes (when the tenant could be reached)."""
     checks = run_doctor(settings, store, today=today, client_factory=client_factory)
     reached = any(c.name == "credentials" and c.status == "ok" for c in checks)
-    if not reached:
+    misfit = any(c.name == "tenant settings" and c.status == "fail" for c in checks)
+    if not reached or misfit:  # a misfit is already named, each with its setting
         return checks
     with client_factory(settings) as client:
         checks.extend(tenant_checks(client, settings))

@@ -63,9 +63,10 @@ CHARGE_SENT: frozenset[str] = frozenset(
 )
 PRODUCT_SENT: frozenset[str] = frozenset(
     {
+        # Not `description`: a product gets one only from a price list that has one, so a
+        # tenant that requires it needs `[export.product_fields] description = ...`.
         "name",
         "sku",
-        "description",
         "unitCost",
         "unitPrice",
         "productBillingCodeID",
