@@ -411,3 +411,36 @@ def test_an_opaque_500_on_a_write_is_an_unknown_outcome_with_the_exact_text(
     assert client.stats.by_method.get("POST", 0) == before + 1  # sent once, never again
     found = list(client.query("Contracts", [F.eq("contractName", name)]))
     assert found == []  # looked up once: absent, so a rejection for the caller
+
+
+def test_impersonation_on_products_only_so_contract_writes_go_through(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(impersonation_resource_id=29682885)  # an active, non-API resource
+    company = new_company(client)  # Companies support impersonation
+    contract_id = client.create("Contracts", contract_body(client, company, unique("imp")))
+    charge_id = client.create_child(
+        "Contracts",
+        contract_id,
+        "Charges",
+        {
+            "name": "impersonated?",
+            "datePurchased": date(2024, 10, 1),
+            "chargeType": client.picklist_value("ContractCharges", "chargeType", "Operational"),
+            "unitQuantity": Decimal(1),
+            "unitPrice": Decimal("2.00"),
+            "billingCodeID": material_code(client),
+        },
+    )
+    product_id = client.create(
+        "Products",
+        {
+            "name": unique("Impersonated product"),
+            "productBillingCodeID": material_code(client),
+            "isActive": True,
+            "isSerialized": False,
+        },
+    )
+    product = client.get("Products", product_id)
+    assert product is not None and product["impersonatorCreatorResourceID"] == 29682886
+    assert charge_id > 0
