@@ -28,6 +28,21 @@ def load_swagger() -> dict[str, Any]:
     return document
 
 
+def contract_fields(company: int, **fields: Any) -> dict[str, Any]:
+    """A Recurring Service contract body that a strict tenant takes (noon-UTC dates)."""
+    return {
+        "companyID": company,
+        "contractName": "Microsoft 365",
+        "contractType": 7,
+        "contractPeriodType": 1,
+        "startDate": "2026-10-01T12:00:00Z",
+        "endDate": "2027-09-30T12:00:00Z",
+        "status": 1,
+        "timeReportingRequiresStartAndStopTimes": 0,
+        **fields,
+    }
+
+
 class Api:
     """A TestClient with the sandbox credentials and helpers to create records."""
 

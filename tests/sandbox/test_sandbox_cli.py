@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -109,11 +111,14 @@ def test_a_bad_faults_spec_is_a_usage_error() -> None:
     assert "error500: 'oops' is not a number" in result.output
 
 
-def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def foreground(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """`billbridge sandbox ARGS` in a process of its own, answering: (base URL, banner lines);
+    SIGTERM on leaving, which must end it with status 0."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     code = "from billbridge.sandbox.cli import app; app()"
     with subprocess.Popen(
-        [sys.executable, "-c", code, "--port", "0", "--data", str(tmp_path / "t.db")],
+        [sys.executable, "-c", code, "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -124,16 +129,22 @@ def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
             first = process.stdout.readline()
             assert first.startswith("Autotask sandbox at http://127.0.0.1:"), first
             base = first.split(" at ", 1)[1].strip().removesuffix("/v1.0/")
-            banner = "".join(process.stdout.readline() for _ in range(5))
-            assert "api@sandbox.billbridge.test" in banner and "BILLBRIDGE-SANDBOX" in banner
+            banner = [process.stdout.readline() for _ in range(6)]
             response = httpx.get(f"{base}/v1.0/Version", headers=AUTH, timeout=10)
             assert response.status_code == 200
+            yield base, banner
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
             assert "Sandbox stopped." in process.stdout.read()
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
+    with foreground("--data", str(tmp_path / "t.db")) as (_, banner):
+        text = "".join(banner)
+        assert "api@sandbox.billbridge.test" in text and "BILLBRIDGE-SANDBOX" in text
 
 
 @pytest.mark.parametrize(
@@ -155,30 +166,12 @@ def test_bad_tenant_settings_are_usage_errors(args: list[str], message: str) -> 
 
 def test_the_banner_names_the_tenant_settings_and_they_are_kept(tmp_path: Path) -> None:
     data = tmp_path / "t.db"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    code = "from billbridge.sandbox.cli import app; app()"
-    args = ["--port", "0", "--data", str(data), "--procurement", "--date-reading", "keep",
+    args = ["--data", str(data), "--procurement", "--date-reading", "keep",
             "--require", "Products.sku", "--no-cost-permission", "--precision", "2"]  # fmt: skip
-    with subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            lines = [process.stdout.readline() for _ in range(7)]
-            base = lines[0].split(" at ", 1)[1].strip().removesuffix("/v1.0/")
-            assert httpx.get(f"{base}/v1.0/Version", headers=AUTH, timeout=10).status_code == 200
-            tenant = next(line for line in lines if "tenant" in line)
-            assert "America/New_York, dates keep, precision 2, procurement" in tenant
-            assert "no cost permission" in tenant and "requires Products.sku" in tenant
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=15) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
+    with foreground(*args) as (_, banner):
+        tenant = next(line for line in banner if "tenant" in line)
+        assert "America/New_York, dates keep, precision 2, procurement" in tenant
+        assert "no cost permission" in tenant and "requires Products.sku" in tenant
     store = Store(data)
     kept = Tenant(store).settings  # opened without settings (approve-and-post): those served
     store.close()

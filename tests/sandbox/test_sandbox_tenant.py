@@ -7,25 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox_helpers import Api, Serve
+from sandbox_helpers import Api, Serve, contract_fields
 
 from billbridge.sandbox import SandboxOptions, approve_and_post, schema
 
 PERIOD_TYPE_ERROR = "Contracts of type 7 (Recurring Services) require a ContractPeriodType."
-
-
-def contract_body(company: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "companyID": company,
-        "contractName": "Microsoft 365",
-        "contractType": 7,
-        "contractPeriodType": 1,
-        "startDate": "2026-10-01T12:00:00Z",
-        "endDate": "2027-09-30T12:00:00Z",
-        "status": 1,
-        "timeReportingRequiresStartAndStopTimes": 0,
-        **fields,
-    }
 
 
 def field(api: Api, entity: str, name: str) -> dict[str, Any]:
@@ -38,7 +24,7 @@ def field(api: Api, entity: str, name: str) -> dict[str, Any]:
 
 def test_a_recurring_service_contract_needs_a_period_type(serve: Serve) -> None:
     api = serve()
-    body = contract_body(api.company())
+    body = contract_fields(api.company())
     del body["contractPeriodType"]
     response = api.call("POST", "/Contracts", body)
     assert response.status_code == 500
@@ -78,7 +64,7 @@ def test_a_tenant_requires_more_fields(serve: Serve) -> None:
         "Billing Notes": True,
     }
     company = api.company()
-    errors = api.errors("POST", "/Contracts", contract_body(company))
+    errors = api.errors("POST", "/Contracts", contract_fields(company))
     assert errors == [
         "Missing Required Field: contractCategory.",
         "Missing Required Field: Billing Notes.",
@@ -134,7 +120,7 @@ def test_bad_required_field_specs(spec: str, message: str) -> None:
 
 
 def dates_of(api: Api, start: str, end: str | None = None) -> tuple[str, str]:
-    body = contract_body(api.company(), startDate=start, endDate=end or "2027-09-30T12:00:00Z")
+    body = contract_fields(api.company(), startDate=start, endDate=end or "2027-09-30T12:00:00Z")
     item = api.ok("GET", f"/Contracts/{api.ok('POST', '/Contracts', body)['itemId']}")["item"]
     return item["startDate"], item["endDate"]
 

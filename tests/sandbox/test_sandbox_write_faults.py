@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, V1, Api, Serve
+from sandbox_helpers import AUTH, V1, Api, Serve, contract_fields
 
 from billbridge.sandbox import FaultSpec
 from billbridge.sandbox.cli import _bind
@@ -227,16 +227,3 @@ def test_the_cli_listens_with_tcp_nodelay() -> None:
             client.close()
     finally:
         listener.close()
-
-
-def contract_fields(company: int) -> dict[str, Any]:
-    return {
-        "companyID": company,
-        "contractName": "Microsoft 365",
-        "contractType": 7,
-        "contractPeriodType": 1,
-        "startDate": "2026-10-01T12:00:00Z",
-        "endDate": "2027-09-30T12:00:00Z",
-        "status": 1,
-        "timeReportingRequiresStartAndStopTimes": 0,
-    }
