@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -328,12 +328,23 @@ VerboseOption = Annotated[
 @contextmanager
 def export_errors() -> Iterator[None]:
     """Map what stops a plan, an export or a link to a message and an exit status."""
-    from billbridge.export.errors import EXPECTED_ERRORS, explain
+    from billbridge.autotask import AutotaskError
+    from billbridge.export.errors import EXIT_PARTLY_FAILED, EXPECTED_ERRORS, explain
 
     try:
         yield
     except SettingsError as exc:
         fail_settings(exc)
+    except AutotaskError as exc:
+        # A transient outage after the client's safe retries: the command stopped before any
+        # write (the engine handles failures of writes itself), so running it again is safe.
+        if exc.kind == "retriable":
+            fail(
+                f"Autotask did not answer: {exc.reason}; nothing was written, try again",
+                EXIT_PARTLY_FAILED,
+            )
+        message, code = explain(exc)
+        fail(message, code)
     except EXPECTED_ERRORS as exc:
         message, code = explain(exc)
         fail(message, code)
@@ -515,24 +526,104 @@ def demo_command(
 
 
 @app.command("doctor", cls=PlainCommand)
-def doctor_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Check settings, credentials, zone, billing code, the contract UDF and company links."""
+def doctor_command(
+    ctx: typer.Context,
+    tenant: Annotated[
+        bool,
+        typer.Option(
+            "--tenant",
+            help="Also probe the tenant read-only: required fields, picklists, the UDF,"
+            " costs, duplicates.",
+        ),
+    ] = False,
+    canary: Annotated[
+        int | None,
+        typer.Option(
+            "--canary",
+            metavar="COMPANY_ID",
+            help="Write one contract and one charge on this test company and report what"
+            " the tenant kept.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check settings, credentials, zone, billing code, the contract UDF and company links.
+
+    Before a first export on a real tenant: `billbridge doctor --tenant`, then
+    `billbridge doctor --canary COMPANY_ID` with a test company.
+    """
     from billbridge.export.doctor import exit_status, run_doctor
 
     app_context = context(ctx)
+    today = datetime.now(UTC).date()
+    canary_result = None
     with export_errors():
-        checks = run_doctor(
-            app_context.settings(), app_context.store(), today=datetime.now(UTC).date()
-        )
+        settings, store = app_context.settings(), app_context.store()
+        if tenant:
+            from billbridge.export.doctor_tenant import run_tenant_doctor
+
+            checks = run_tenant_doctor(settings, store, today=today)
+        else:
+            checks = run_doctor(settings, store, today=today)
+        # A write, so only on a tenant that passed every check (warnings are fine).
+        if canary is not None and not any(c.status == "fail" for c in checks):
+            canary_result = _run_canary(settings, canary)
+    every = checks + (canary_result.checks if canary_result else [])
     if as_json:
-        out.print_json(json.dumps({"checks": [_check_json(c) for c in checks]}))
+        body: dict[str, Any] = {"checks": [_check_json(c) for c in checks]}
+        if canary_result is not None:
+            body["canary"] = {
+                "company_id": canary_result.company_id,
+                "contract_id": canary_result.contract_id,
+                "charge_id": canary_result.charge_id,
+                "checks": [_check_json(c) for c in canary_result.checks],
+            }
+        out.print_json(json.dumps(body))
     else:
-        marks = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[bold red]fail[/]"}
-        for check in checks:
-            out.print(f"{marks[check.status]} {check.name}: {check.detail}", highlight=False)
-            if check.fix:
-                out.print(f"      -> {check.fix}", style="dim", highlight=False)
-    raise typer.Exit(exit_status(checks))
+        for check in every:
+            _print_check(check)
+        if canary is not None and canary_result is None:
+            out.print("the canary was not written: fix the failures above first", highlight=False)
+    raise typer.Exit(exit_status(every) if canary is None or canary_result else 1)
+
+
+if TYPE_CHECKING:
+    from billbridge.export.doctor_canary import CanaryResult
+
+
+def _run_canary(settings: Settings, company_id: int) -> CanaryResult:
+    from billbridge.export.connection import client_from_settings
+    from billbridge.export.doctor_canary import run_canary
+
+    with client_from_settings(settings) as client:
+        return run_canary(client, settings, company_id, now=datetime.now(UTC))
+
+
+_CHECK_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def _print_check(check: Any) -> None:
+    """One check in 80 columns: the status, then the text wrapped under itself, words whole."""
+    import textwrap
+
+    mark = f"{check.status:<4} "
+    lines = textwrap.wrap(
+        f"{check.name}: {check.detail}", 80 - len(mark), break_long_words=False
+    ) or [""]
+    out.print(f"[{_CHECK_STYLES[check.status]}]{mark}[/]", end="")
+    out.print(lines[0], markup=False)
+    for line in lines[1:]:
+        out.print(" " * len(mark) + line, markup=False)
+    if check.fix:
+        wrapped = textwrap.wrap(
+            check.fix,
+            80,
+            initial_indent="  -> ",
+            subsequent_indent="     ",
+            break_long_words=False,
+        )
+        for line in wrapped:
+            out.print(line, style="dim", markup=False)
 
 
 def _check_json(check: Any) -> dict[str, Any]:

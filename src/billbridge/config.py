@@ -8,6 +8,7 @@ when that is where the value came from), before any command runs. Secret values 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -25,6 +26,9 @@ from sqlalchemy.exc import ArgumentError
 from billbridge.domain.subscription import SubscriptionType
 
 DEFAULT_FILE = "billbridge.toml"
+
+FieldSetting = bool | int | str
+"""A value of an `[export.*_fields]` table: a picklist label or id, a text, a number, a flag."""
 ENV_FILE = "BILLBRIDGE_CONFIG"
 ENV_PREFIX = "BILLBRIDGE_"
 
@@ -133,6 +137,9 @@ class AutotaskSettings(_Section):
     threshold_share: float = Field(default=0.5, gt=0, le=1)
     """Share of the tenant's hourly request threshold billbridge may use; the rest is left to
     the other integrations of the tenant."""
+    unit_decimals: int = Field(default=4, ge=0, le=8)
+    """Decimals the tenant keeps for unit money fields (`unitCost`, `unitPrice`); billbridge
+    plans and compares at this precision. `billbridge doctor --canary` shows what it keeps."""
 
     @field_validator("zone_lookup_url")
     @classmethod
@@ -150,6 +157,28 @@ class ExportSettings(_Section):
     azure_product_name: str = Field(default="Azure Plan", min_length=1)
     contract_type: str = Field(default="Recurring Service", min_length=1)
     open_ended_years: int = Field(default=10, ge=1, le=100)
+    # --- tenant fields (T-client) ---
+    contract_period_type: str = Field(default="Monthly", min_length=1)
+    """`contractPeriodType` of new contracts (label or id); Recurring Service needs one."""
+    contract_fields: dict[str, FieldSetting] = Field(default_factory=dict)
+    """`[export.contract_fields]`: field (or UDF) = value or picklist label, sent on create."""
+    charge_fields: dict[str, FieldSetting] = Field(default_factory=dict)
+    product_fields: dict[str, FieldSetting] = Field(default_factory=dict)
+
+    @field_validator("contract_fields", "charge_fields", "product_fields", mode="before")
+    @classmethod
+    def _field_table(cls, value: Any) -> Any:
+        return _field_table(value)
+
+    # --- end tenant fields ---
+    # --- export engine (T-engine) ---
+    unknown_write_horizon_s: float = Field(default=300.0, gt=0, le=86_400)
+    """How long a write whose outcome is unknown (a timeout, a killed export) may still land in
+    Autotask; its key is not written again before. Longer than any time Autotask may take."""
+    lease_s: float = Field(default=900.0, ge=10, le=86_400)
+    """How long the export lease held in the tenant lasts unless renewed; a lease left by a
+    crashed installation expires after this."""
+    # --- end export engine ---
 
     @field_validator("subscription_types", mode="before")
     @classmethod
@@ -294,6 +323,27 @@ class Settings:
         return shown
 
 
+def _field_table(value: Any) -> Any:
+    """An `[export.*_fields]` table; from the environment it is a JSON object."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(
+                'must be a JSON object, e.g. {"contractCategory": "Standard"}'
+            ) from None
+    if not isinstance(value, dict):
+        raise ValueError("must be a table of field = value")
+    for name, item in value.items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 _.-]{0,99}", str(name)):
+            raise ValueError(f"{name!r} is not an Autotask field name")
+        if isinstance(item, float):
+            raise ValueError(f'{name}: write a decimal number as a string, e.g. "12.50"')
+        if not isinstance(item, bool | int | str):
+            raise ValueError(f"{name}: must be a text, a number or true/false")
+    return value
+
+
 def _read_toml(file: Path, problems: list[str]) -> dict[str, Any]:
     try:
         with file.open("rb") as handle:
@@ -327,6 +377,8 @@ def _display(value: Any) -> str:
         return "********" if value.get_secret_value() else "(not set)"
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {v!r}" for k, v in value.items()) or "(none)"
     if isinstance(value, time):
         return value.strftime("%H:%M")
     return str(value)

@@ -16,7 +16,9 @@ import pytest
 from billbridge.autotask import (
     AuthenticationError,
     AutotaskClient,
+    AutotaskError,
     F,
+    OpaqueServerError,
     PicklistError,
     ThrottledError,
     UnknownOutcomeError,
@@ -51,6 +53,7 @@ def contract_body(client: AutotaskClient, company: int, subscription: str) -> di
         "companyID": company,
         "contractName": "Microsoft 365 Business Premium",
         "contractType": client.picklist_value("Contracts", "contractType", "Recurring Service"),
+        "contractPeriodType": client.picklist_value("Contracts", "contractPeriodType", "Monthly"),
         "status": client.picklist_value("Contracts", "status", "Active"),
         "timeReportingRequiresStartAndStopTimes": client.picklist_value(
             "Contracts", "timeReportingRequiresStartAndStopTimes", "No"
@@ -158,9 +161,11 @@ def test_picklists_resolve_by_label_and_are_checked_before_writing(
         client.picklist_value("Contracts", "contractCategory", "Legacy")
     company = new_company(client)
     before = client.stats.by_method.get("POST", 0)
-    with pytest.raises(PicklistError, match="contractType"):
+    with pytest.raises(PicklistError, match="contractType") as caught:
         client.create("Contracts", {**contract_body(client, company, "x"), "contractType": 2})
     assert client.stats.by_method.get("POST", 0) == before  # nothing was sent
+    # In the error tree, as a rejection of this one record: the run goes on with the others.
+    assert isinstance(caught.value, AutotaskError) and caught.value.kind == "rejected"
     fields = {f.name: f for f in client.fields("ContractCharges")}
     assert fields["billableAmount"].is_read_only
     assert "Subscription ID" in [u.name for u in client.udfs("Contracts")]
@@ -373,3 +378,70 @@ def test_credential_failures_are_authentication_errors(
     assert caught.value.status == status
     assert caught.value.kind == "fatal"
     assert "wrong" not in str(caught.value)
+
+
+def test_budget_reads_the_threshold_now(client: AutotaskClient) -> None:
+    client.zone()
+    before = client.stats.total
+    estimate = client.budget(120)
+    assert client.stats.total == before + 1  # one ThresholdInformation
+    assert estimate.threshold == 10_000 and estimate.share == client.config.threshold_share
+    assert estimate.fits and estimate.requests == 120
+
+
+def test_an_opaque_500_on_a_write_is_an_unknown_outcome_with_the_exact_text(
+    client: AutotaskClient, sandbox: RunningSandbox
+) -> None:
+    company = new_company(client)
+    name = unique("Opaque")
+    rule = sandbox.runtime.reject_writes(
+        "Contracts", lambda body: body.get("contractName") == name, times=1
+    )
+    before = client.stats.by_method.get("POST", 0)
+    try:
+        with pytest.raises(OpaqueServerError) as caught:
+            client.create(
+                "Contracts", {**contract_body(client, company, "o"), "contractName": name}
+            )
+    finally:
+        sandbox.runtime.clear_write_rules()
+    assert rule.hits == 1
+    assert caught.value.errors == rule.texts  # Autotask's text, exactly
+    assert "Error ID:" in caught.value.reason
+    assert caught.value.kind == "unknown_outcome"
+    assert client.stats.by_method.get("POST", 0) == before + 1  # sent once, never again
+    found = list(client.query("Contracts", [F.eq("contractName", name)]))
+    assert found == []  # looked up once: absent, so a rejection for the caller
+
+
+def test_impersonation_on_products_only_so_contract_writes_go_through(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(impersonation_resource_id=29682885)  # an active, non-API resource
+    company = new_company(client)  # Companies support impersonation
+    contract_id = client.create("Contracts", contract_body(client, company, unique("imp")))
+    charge_id = client.create_child(
+        "Contracts",
+        contract_id,
+        "Charges",
+        {
+            "name": "impersonated?",
+            "datePurchased": date(2024, 10, 1),
+            "chargeType": client.picklist_value("ContractCharges", "chargeType", "Operational"),
+            "unitQuantity": Decimal(1),
+            "unitPrice": Decimal("2.00"),
+            "billingCodeID": material_code(client),
+        },
+    )
+    product_id = client.create(
+        "Products",
+        {
+            "name": unique("Impersonated product"),
+            "productBillingCodeID": material_code(client),
+            "isActive": True,
+            "isSerialized": False,
+        },
+    )
+    product = client.get("Products", product_id)
+    assert product is not None and product["impersonatorCreatorResourceID"] == 29682886
+    assert charge_id > 0

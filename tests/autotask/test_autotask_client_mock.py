@@ -30,6 +30,7 @@ from tests.autotask.autotask_helpers import (
     BASE,
     LOOKUP,
     SECRET,
+    Answer,
     FakeAutotask,
     Sleeps,
     client_for,
@@ -42,7 +43,7 @@ THREAD = {"errors": ["Thread Threshold Exceeded ... (Itgenatr005)"]}
 COMPANY = {"item": {"id": 5, "companyName": "Contoso"}}
 
 
-def raise_(exc_type: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
+def raise_(exc_type: type[httpx.TransportError]) -> Answer:
     def answer(request: httpx.Request) -> httpx.Response:
         raise exc_type("simulated", request=request)
 
@@ -76,8 +77,8 @@ def test_retries_are_bounded() -> None:
     [reply(500, GENERIC), reply(502, "<html>bad gateway</html>"), reply(504),
      raise_(httpx.ReadTimeout), raise_(httpx.RemoteProtocolError), raise_(httpx.WriteError)],
 )  # fmt: skip
-def test_a_write_that_may_have_happened_is_never_resent(failure: object) -> None:
-    fake = FakeAutotask().on("POST", "/Companies$", failure, reply(200, {"itemId": 7}))  # type: ignore[arg-type]
+def test_a_write_that_may_have_happened_is_never_resent(failure: Answer) -> None:
+    fake = FakeAutotask().on("POST", "/Companies$", failure, reply(200, {"itemId": 7}))
     with client_for(fake) as client, pytest.raises(UnknownOutcomeError) as caught:
         client.create("Companies", {"companyName": "x"})
     assert len(fake.sent("POST")) == 1
@@ -202,6 +203,23 @@ def test_headers_and_impersonation_only_on_writes() -> None:
     assert str(write.url) == f"{BASE}/Companies"
 
 
+def test_impersonation_only_on_entities_that_support_it() -> None:
+    fake = FakeAutotask()
+    fake.on("POST", "/Products$", reply(200, {"itemId": 3}))
+    fake.on("POST", "/Contracts$", reply(200, {"itemId": 4}))
+    fake.on("POST", "/Contracts/4/Charges$", reply(200, {"itemId": 5}))
+    fake.on("PATCH", "/Contracts/4/Charges$", reply(200, {"itemId": 5}))
+    with client_for(fake, impersonation_resource_id=29682885) as client:
+        client.create("Products", {"name": "p"})
+        client.create("Contracts", {"contractName": "c"})
+        client.create_child("Contracts", 4, "Charges", {"name": "x"})
+        client.update_child("Contracts", 4, "Charges", {"id": 5, "name": "y"})
+    product, contract, charge, update = fake.sent()
+    assert product.headers["ImpersonationResourceId"] == "29682885"
+    for request in (contract, charge, update):
+        assert "ImpersonationResourceId" not in request.headers, request.url
+
+
 # -- zone ----------------------------------------------------------------------------------------
 
 
@@ -210,7 +228,14 @@ def test_headers_and_impersonation_only_on_writes() -> None:
     [
         ("https://webservices12.autotask.net/ATServicesRest/", True),
         ("https://webservices.autotask.net/ATServicesRest/", True),
+        ("https://webservices29.autotask.net/ATServicesRest/", True),
+        ("https://prde.autotask.net/ATServicesRest/", True),  # German pre-release zone
+        ("https://PRES.autotask.net/ATServicesRest/", True),  # Spanish pre-release zone
         ("https://evil.example.com/ATServicesRest/", False),
+        ("https://prdex.autotask.net/ATServicesRest/", False),
+        ("https://pres.autotask.net.evil.com/ATServicesRest/", False),
+        ("https://ww5.autotask.net/ATServicesRest/", False),  # the web UI, not the API
+        ("http://prde.autotask.net/ATServicesRest/", False),
         ("https://webservices5.autotask.net.evil.com/ATServicesRest/", False),
         ("http://webservices5.autotask.net/ATServicesRest/", False),  # never plain HTTP
         ("https://webservices5.autotask.net:8443/ATServicesRest/", False),
@@ -221,7 +246,8 @@ def test_zone_host_allow_list(zone: str, accepted: bool) -> None:
     with client_for(fake) as client:
         if accepted:
             client.version()
-            assert str(fake.sent()[0].url).startswith(zone.rstrip("/") + "/V1.0/")
+            sent = str(fake.sent()[0].url).lower()
+            assert sent.startswith(zone.rstrip("/").lower() + "/v1.0/")
         else:
             with pytest.raises(ProtocolError, match="untrusted host"):
                 client.version()

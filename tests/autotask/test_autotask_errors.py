@@ -11,8 +11,11 @@ import pytest
 from billbridge.autotask import (
     AuthenticationError,
     AutotaskError,
+    ClientUsageError,
     NotFoundError,
+    OpaqueServerError,
     PermissionDeniedError,
+    PicklistError,
     ServerError,
     ThreadLimitError,
     ThrottledError,
@@ -27,6 +30,13 @@ THREAD = (
     "exceeded. (Itgenatr005)"
 )
 GENERIC = {"Message": "An error has occurred."}
+ERROR_ID = (
+    "An unexpected error has occurred.  If the problem persists, please contact Autotask"
+    " Support and reference Error ID: 3f2b8c1e-5d7a-4c9e-9a61-0b4e2f7d8c10"
+)
+CONVERSION = "Conversion failed when converting the nvarchar value 'abc' to data type int."
+TRUNCATED = "String or binary data would be truncated."
+PERIOD = "Contracts of type 7 (Recurring Services) require a ContractPeriodType."
 
 
 def response(
@@ -69,6 +79,12 @@ TABLE: list[tuple[int, Any, dict[str, str], bool, type[AutotaskError], str]] = [
     (502, "<html>Bad Gateway</html>", {}, True, UnknownOutcomeError, "unknown_outcome"),
     (503, None, {}, True, UnknownOutcomeError, "unknown_outcome"),
     (504, None, {}, False, ServerError, "retriable"),
+    (500, {"errors": [ERROR_ID]}, {}, True, OpaqueServerError, "unknown_outcome"),
+    (500, {"errors": [ERROR_ID]}, {}, False, ServerError, "retriable"),
+    (500, {"errors": [CONVERSION]}, {}, True, OpaqueServerError, "unknown_outcome"),
+    (500, {"errors": [TRUNCATED]}, {}, True, OpaqueServerError, "unknown_outcome"),
+    (500, {"errors": [CONVERSION]}, {}, False, ValidationError, "rejected"),
+    (500, {"errors": [PERIOD]}, {}, True, ValidationError, "rejected"),
 ]  # fmt: skip
 
 
@@ -88,6 +104,28 @@ def test_status_and_body_map_to_one_exception(
     assert error.kind == kind
     assert error.retriable == (kind == "retriable")
     assert error.status == status
+
+
+def test_an_opaque_500_keeps_autotasks_exact_text() -> None:
+    error = error_from_response(
+        response(500, {"errors": [ERROR_ID]}), method="POST", url="/Contracts", write=True
+    )
+    assert isinstance(error, OpaqueServerError) and isinstance(error, UnknownOutcomeError)
+    assert error.errors == [ERROR_ID]
+    assert ERROR_ID in error.reason and "/Contracts" not in error.reason
+
+
+def test_a_401_is_fatal_with_a_reason_that_says_what_to_check() -> None:
+    error = error_from_response(response(401), method="GET", url="/Version", write=False)
+    assert error.kind == "fatal"
+    assert error.reason.startswith("Autotask rejected the credentials (HTTP 401); check")
+    assert "autotask.secret" in error.reason and "/Version" not in error.reason
+
+
+def test_client_usage_and_picklist_errors_are_in_the_tree() -> None:
+    assert issubclass(PicklistError, AutotaskError) and issubclass(PicklistError, ValueError)
+    assert PicklistError("contractType: unknown value 'x'").kind == "rejected"
+    assert ClientUsageError("not an Autotask entity name").kind == "fatal"
 
 
 def test_validation_errors_carry_autotask_messages_exactly() -> None:

@@ -75,7 +75,7 @@ def test_wire_form() -> None:
             {"op": "eq", "field": "companyID", "value": 5},
             {"op": "or", "items": [
                 {"op": "notExist", "field": "endDate"},
-                {"op": "gte", "field": "endDate", "value": "2024-10-01T00:00:00Z"}]},
+                {"op": "gte", "field": "endDate", "value": "2024-10-01T12:00:00Z"}]},
             {"op": "eq", "field": "Subscription ID", "udf": True, "value": "abc"},
             {"op": "in", "field": "status", "value": [1, 2]},
             {"op": "lt", "field": "unitPrice", "value": Decimal("7.10")},

@@ -48,8 +48,23 @@ def test_parse_refuses_non_dates(text: str) -> None:
 
 def test_dates_round_trip() -> None:
     assert parse_date("2024-10-01T00:00:00.000Z") == date(2024, 10, 1)
-    assert format_date(date(2024, 10, 1)) == "2024-10-01T00:00:00Z"
+    assert format_date(date(2024, 10, 1)) == "2024-10-01T12:00:00Z"
     assert parse_date(format_date(date(2024, 2, 29))) == date(2024, 2, 29)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-10-01T00:00:00Z",  # midnight UTC, as the sandbox and many tenants answer
+        "2026-10-01T04:00:00Z",  # midnight in New York (EDT), seen from UTC
+        "2026-10-01T05:00:00.000Z",  # midnight in New York (EST)
+        "2026-10-01T12:00:00Z",  # noon UTC, as billbridge sends it
+        "2026-09-30T14:00:00Z",  # midnight in Sydney (AEST), seen from UTC
+        "2026-10-01T00:00:00",  # no zone: UTC
+    ],
+)
+def test_parse_date_gives_the_day_a_date_only_field_holds(text: str) -> None:
+    assert parse_date(text) == date(2026, 10, 1)
 
 
 def test_format_datetime_is_utc_z() -> None:

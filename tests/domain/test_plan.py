@@ -7,7 +7,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from billbridge.domain.plan import Action, ReportPlan, ReportStatus, plan_reports, same_value
+from billbridge.domain.plan import (
+    Action,
+    ReportPlan,
+    ReportStatus,
+    TenantView,
+    plan_reports,
+    same_value,
+)
 from billbridge.domain.records import (
     ActualCharge,
     ActualCompany,
@@ -60,6 +67,7 @@ def existing_charge(**changes: Any) -> ActualCharge:
         ChargeMarker("r-oct", "sub-1", "2026-10"),
         desired.name,
         desired.description,
+        desired.notes,
         date(2026, 10, 1),
         Decimal("10.0000"),
         Decimal("5.4000"),
@@ -123,7 +131,7 @@ def test_a_billed_charge_that_would_change_is_a_conflict() -> None:
     [plan] = plan_reports([state_of(line(quantity="12", **TERM))], actual)
     charge = plan.operations[2]
     assert charge.action is Action.CONFLICT and "already billed" in (charge.reason or "")
-    assert plan.status is ReportStatus.NOTHING_TO_DO
+    assert plan.status is ReportStatus.NEEDS_ATTENTION
 
 
 def test_a_billed_charge_that_is_unchanged_is_fine() -> None:
@@ -294,3 +302,78 @@ def test_a_charge_an_earlier_revision_wrote_for_a_dropped_key_is_a_conflict() ->
     [plan] = plan_reports([state_of(line(**TERM))], actual)
     conflicts = [op for op in plan.operations if op.action is Action.CONFLICT]
     assert [(str(op.key), op.autotask_id) for op in conflicts] == [("sub-9/2026-10", 901)]
+
+
+def test_keys_compare_without_case() -> None:
+    """A contract keyed in capitals by hand is adopted; a sku in other case is the product."""
+    actual = ActualState(
+        COMPANY,
+        (existing_contract(subscription_id="SUB-1"),),
+        (),
+        (existing_product(sku=BASIC.sku.lower()),),
+    )
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    assert actions(plan) == [
+        ("Product", "unchanged"),
+        ("Contract", "unchanged"),
+        ("ContractCharge", "create"),
+    ]
+
+
+def test_a_charge_with_the_old_marker_in_its_description_is_found() -> None:
+    old = existing_charge(
+        description="Basic: 10 x 6.00 USD\n[billbridge report=r-oct key=SUB-1/2026-10]",
+        notes=None,
+    )
+    old = replace(old, marker=ChargeMarker.find(old.notes, old.description))
+    actual = ActualState(COMPANY, (existing_contract(),), (old,), (existing_product(),))
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    charge = plan.operations[2]
+    assert charge.action is Action.UPDATE and set(charge.fields) == {"description", "notes"}
+    billed = replace(old, is_billed=True)
+    actual = ActualState(COMPANY, (existing_contract(),), (billed,), (existing_product(),))
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    assert plan.operations[2].action is Action.UNCHANGED
+    assert plan.status is ReportStatus.NOTHING_TO_DO
+
+
+def test_two_contracts_with_one_subscription_are_a_conflict_naming_both() -> None:
+    copied = existing_contract(id=56)
+    actual = ActualState(
+        COMPANY, (existing_contract(), copied), (existing_charge(),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(quantity="12", **TERM))], actual)
+    contract, charge = plan.operations[1], plan.operations[2]
+    assert contract.action is Action.CONFLICT and "55, 56" in (contract.reason or "")
+    assert charge.action is Action.CONFLICT and "55, 56" in (charge.reason or "")
+    assert plan.status is ReportStatus.NEEDS_ATTENTION and not plan.writes
+
+
+def test_plan_at_the_tenants_precision_and_warn_when_rounding_bills_otherwise() -> None:
+    lines = [line(quantity="1000", unit_price="0.12345", **TERM)]
+    [plan] = plan_reports(
+        [state_of(*lines)], ActualState(companies=COMPANY), TenantView(unit_places=4)
+    )
+    charge = plan.operations[2]
+    assert charge.fields["unitPrice"] == Decimal("0.1235")
+    [warning] = [w for w in plan.warnings if "decimals" in w]
+    assert "123.50 USD" in warning and "123.45 USD" in warning
+    wanted = state_of(*lines).charges[0]
+    kept = existing_charge(
+        unit_quantity=Decimal("1000"),
+        unit_price=Decimal("0.1235"),
+        description=wanted.description,
+        notes=wanted.notes,
+    )
+    actual = ActualState(COMPANY, (existing_contract(),), (kept,), (existing_product(),))
+    [again] = plan_reports([state_of(*lines)], actual, TenantView(unit_places=4))
+    assert again.operations[2].action is Action.UNCHANGED
+
+
+def test_a_field_the_tenant_hides_is_never_updated() -> None:
+    hidden = existing_product(unit_cost=None)
+    charge = existing_charge(unit_cost=None)
+    actual = ActualState(COMPANY, (existing_contract(),), (charge,), (hidden,))
+    view = TenantView(hidden=frozenset({"unitCost"}))
+    [plan] = plan_reports([state_of(line(**TERM))], actual, view)
+    assert [op.action for op in plan.operations] == [Action.UNCHANGED] * 3

@@ -144,7 +144,7 @@ def test_charge_is_named_for_product_and_period_and_carries_its_key() -> None:
     assert charge.name == "Microsoft 365 Business Basic 2026-10"
     assert charge.date_purchased == date(2026, 10, 1)
     assert charge.product_key == ProductKey(sku=BASIC.sku)
-    marker = ChargeMarker.find(charge.description)
+    marker = ChargeMarker.find(charge.notes)
     assert marker == ChargeMarker("r-oct", "sub-1", "2026-10")
 
 

@@ -17,6 +17,7 @@ from billbridge.demo import sandbox_settings
 from billbridge.export.apply import ApplyOptions
 from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine
+from billbridge.export.lease import SKU_PREFIX
 from billbridge.sandbox import FaultSpec, RunningSandbox, SandboxOptions, start_in_background
 from billbridge.sandbox.faults import FaultInjector
 from billbridge.store import Store
@@ -33,7 +34,7 @@ class Tenant:
     workdir: Path
 
     def engine(self, **options: float) -> ExportEngine:
-        apply = ApplyOptions(settle_s=0.01, **options)  # type: ignore[arg-type]
+        apply = ApplyOptions(**options)  # type: ignore[arg-type]
         return ExportEngine(self.store, self.settings, self.client, apply_options=apply)
 
     def company(self, name: str, *, active: bool = True) -> int:
@@ -48,7 +49,36 @@ class Tenant:
         return self.client.create("Companies", body)
 
     def all(self, entity: str) -> list[dict[str, object]]:
-        return list(self.client.query(entity, [F.gte("id", 0)]))
+        """Every record of `entity`; for Products, without billbridge's export lease record."""
+        found = list(self.client.query(entity, [F.gte("id", 0)]))
+        if entity == "Products":
+            found = [p for p in found if not str(p.get("sku") or "").startswith(SKU_PREFIX)]
+        return found
+
+    def hand_made_contract(
+        self, company: int, name: str, subscription: str | None = None, **fields: object
+    ) -> int:
+        """A Recurring Service contract as a person makes it in Autotask (its dates typed as
+        days, as the UI keeps them)."""
+        body: dict[str, object] = {
+            "companyID": company,
+            "contractName": name,
+            "contractType": 7,
+            "contractPeriodType": self.client.picklist_value(
+                "Contracts", "contractPeriodType", "Monthly"
+            ),
+            "status": 1,
+            "startDate": "2026-03-01T12:00:00Z",
+            "endDate": "2027-02-28T12:00:00Z",
+            "timeReportingRequiresStartAndStopTimes": 1,
+            **fields,
+        }
+        if subscription is not None:
+            body["userDefinedFields"] = [{"name": "Subscription ID", "value": subscription}]
+        return self.client.create("Contracts", body)
+
+    def lease_records(self) -> list[dict[str, object]]:
+        return list(self.client.query("Products", [F.begins_with("sku", SKU_PREFIX)]))
 
     def inject_faults(self, spec: str) -> FaultInjector:
         """Start failing requests from now on (set-up such as companies stays fault-free)."""

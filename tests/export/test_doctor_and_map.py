@@ -46,6 +46,9 @@ def test_doctor_lists_what_is_wrong_and_what_to_do(configured: Tenant) -> None:
             "companyID": good,
             "contractName": "Microsoft 365 (by hand)",
             "contractType": 7,
+            "contractPeriodType": configured.client.picklist_value(
+                "Contracts", "contractPeriodType", "Monthly"
+            ),
             "status": 1,
             "startDate": date(2026, 1, 1),
             "endDate": date(2026, 12, 31),

@@ -259,6 +259,9 @@ def test_adopts_an_existing_contract_by_udf_and_product_by_sku(tenant: Tenant) -
             "companyID": company,
             "contractName": "M365 Basic (set up by hand)",
             "contractType": 7,
+            "contractPeriodType": tenant.client.picklist_value(
+                "Contracts", "contractPeriodType", "Monthly"
+            ),
             "status": 1,
             "startDate": date(2026, 3, 1),
             "endDate": date(2027, 2, 28),
@@ -304,6 +307,9 @@ def test_look_alike_contract_is_reported_not_touched(tenant: Tenant) -> None:
             "companyID": company,
             "contractName": "Microsoft 365 Business Basic - Contoso",
             "contractType": 7,
+            "contractPeriodType": tenant.client.picklist_value(
+                "Contracts", "contractPeriodType", "Monthly"
+            ),
             "status": 1,
             "startDate": date(2026, 3, 1),
             "endDate": date(2027, 2, 28),
@@ -341,9 +347,9 @@ def test_charges_are_found_again_by_their_marker(tenant: Tenant) -> None:
     ids = import_lines(tenant.store, tenant.workdir, [line("r1", ORG, "2026-10", "sub-1")])
     tenant.engine().export(Selection(tuple(ids)))
     [charge] = tenant.client.query(
-        "ContractCharges", [F.contains("description", "[billbridge report=r1 key=sub-1/2026-10]")]
+        "ContractCharges", [F.contains("notes", "[billbridge report=r1 key=sub-1/2026-10]")]
     )
-    assert charge["id"]
+    assert charge["description"] == "Microsoft 365 Business Basic, 10 seats, 2026-10"
 
 
 def test_a_correction_that_drops_a_subscription_reports_the_charge_left_behind(

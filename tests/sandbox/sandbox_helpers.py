@@ -5,12 +5,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from billbridge.sandbox import INTEGRATION_CODE, SECRET, USERNAME, SandboxRuntime
+from billbridge.sandbox import INTEGRATION_CODE, SECRET, USERNAME, RunningSandbox, SandboxRuntime
 
 SWAGGER_GZ = Path(__file__).parent / "data" / "autotask-swagger-v1-2022.json.gz"
 SWAGGER_SHA256 = "8ef2829c99f02179e52fe0180483cf911c57dad1817972a113bf31f053345720"
@@ -27,12 +28,28 @@ def load_swagger() -> dict[str, Any]:
     return document
 
 
+def contract_fields(company: int, **fields: Any) -> dict[str, Any]:
+    """A Recurring Service contract body that a strict tenant takes (noon-UTC dates)."""
+    return {
+        "companyID": company,
+        "contractName": "Microsoft 365",
+        "contractType": 7,
+        "contractPeriodType": 1,
+        "startDate": "2026-10-01T12:00:00Z",
+        "endDate": "2027-09-30T12:00:00Z",
+        "status": 1,
+        "timeReportingRequiresStartAndStopTimes": 0,
+        **fields,
+    }
+
+
 class Api:
     """A TestClient with the sandbox credentials and helpers to create records."""
 
     def __init__(self, client: httpx.Client, runtime: SandboxRuntime) -> None:
         self.client = client
         self.runtime = runtime
+        self.sandbox: RunningSandbox | None = None  # set when served over a real socket
 
     def call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         headers = {**AUTH, **kw.pop("headers", {})}
@@ -80,8 +97,9 @@ class Api:
             "companyID": company_id,
             "contractName": "Microsoft 365 Business Premium",
             "contractType": 7,
-            "startDate": "2024-10-01T00:00:00Z",
-            "endDate": "2025-09-30T00:00:00Z",
+            "contractPeriodType": 1,
+            "startDate": "2024-10-01T12:00:00Z",
+            "endDate": "2025-09-30T12:00:00Z",
             "status": 1,
             "timeReportingRequiresStartAndStopTimes": 0,
             "userDefinedFields": [{"name": "Subscription ID", "value": subscription}],
@@ -105,7 +123,7 @@ class Api:
     def charge(self, contract_id: int, product_id: int, **fields: Any) -> int:
         body = {
             "name": "Microsoft 365 Business Premium 2024-10",
-            "datePurchased": "2024-10-01T00:00:00Z",
+            "datePurchased": "2024-10-01T12:00:00Z",
             "chargeType": 1,
             "unitQuantity": 12,
             "unitCost": "18.70",
@@ -114,3 +132,7 @@ class Api:
             **fields,
         }
         return int(self.ok("POST", f"/Contracts/{contract_id}/Charges", body)["itemId"])
+
+
+#: The `serve` fixture: start a real sandbox with these `SandboxOptions` fields.
+Serve = Callable[..., Api]

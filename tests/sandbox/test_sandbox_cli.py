@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,8 @@ from typer.testing import CliRunner
 
 from billbridge.sandbox import SandboxOptions, StoreError, approve_and_post, create_app
 from billbridge.sandbox.cli import app as cli
+from billbridge.sandbox.store import Store
+from billbridge.sandbox.tenant import Tenant
 from billbridge.sandbox.transport import InProcessTransport
 from tests.sandbox.sandbox_helpers import AUTH, Api
 
@@ -50,7 +54,9 @@ def charges_in(data: Path) -> tuple[Api, list[int]]:
     contract = api.contract(api.company())
     product = api.product()
     ids = [
-        api.charge(contract, product, name=f"M365 {month}", datePurchased=f"2024-{month}-01")
+        api.charge(
+            contract, product, name=f"M365 {month}", datePurchased=f"2024-{month}-01T12:00:00Z"
+        )
         for month in ("09", "10", "11")
     ]
     return api, ids
@@ -105,11 +111,14 @@ def test_a_bad_faults_spec_is_a_usage_error() -> None:
     assert "error500: 'oops' is not a number" in result.output
 
 
-def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def foreground(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """`billbridge sandbox ARGS` in a process of its own, answering: (base URL, banner lines);
+    SIGTERM on leaving, which must end it with status 0."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     code = "from billbridge.sandbox.cli import app; app()"
     with subprocess.Popen(
-        [sys.executable, "-c", code, "--port", "0", "--data", str(tmp_path / "t.db")],
+        [sys.executable, "-c", code, "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -120,13 +129,66 @@ def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
             first = process.stdout.readline()
             assert first.startswith("Autotask sandbox at http://127.0.0.1:"), first
             base = first.split(" at ", 1)[1].strip().removesuffix("/v1.0/")
-            banner = "".join(process.stdout.readline() for _ in range(5))
-            assert "api@sandbox.billbridge.test" in banner and "BILLBRIDGE-SANDBOX" in banner
+            banner = [process.stdout.readline() for _ in range(6)]
             response = httpx.get(f"{base}/v1.0/Version", headers=AUTH, timeout=10)
             assert response.status_code == 200
+            yield base, banner
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
             assert "Sandbox stopped." in process.stdout.read()
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_serves_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
+    with foreground("--data", str(tmp_path / "t.db")) as (_, banner):
+        text = "".join(banner)
+        assert "api@sandbox.billbridge.test" in text and "BILLBRIDGE-SANDBOX" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date-reading", "local"], "use convert or keep"),
+        (["--timezone", "Nowhere/Land"], "unknown time zone"),
+        (["--require", "Contracts"], "expected ENTITY.FIELD"),
+        (["--require", "Contracts.nope"], "Contracts has no field 'nope'"),
+        (["--precision", "11"], "less than or equal to 10"),
+        (["--faults", "slow=0.5,slow_ms=-1"], "slow_ms must be >= 0"),
+    ],
+)
+def test_bad_tenant_settings_are_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, [*args, "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_the_banner_names_the_tenant_settings_and_they_are_kept(tmp_path: Path) -> None:
+    data = tmp_path / "t.db"
+    args = ["--data", str(data), "--procurement", "--date-reading", "keep",
+            "--require", "Products.sku", "--no-cost-permission", "--precision", "2"]  # fmt: skip
+    with foreground(*args) as (_, banner):
+        tenant = next(line for line in banner if "tenant" in line)
+        assert "America/New_York, dates keep, precision 2, procurement" in tenant
+        assert "no cost permission" in tenant and "requires Products.sku" in tenant
+    store = Store(data)
+    kept = Tenant(store).settings  # opened without settings (approve-and-post): those served
+    store.close()
+    assert kept.procurement is True and kept.date_reading == "keep"
+    assert kept.cost_permission is False and kept.precision == 2
+    assert kept.required == frozenset({("Products", "sku")})
+
+
+def test_approve_and_post_can_edit_descriptions(tmp_path: Path) -> None:
+    data = tmp_path / "tenant.db"
+    api, ids = charges_in(data)
+    api.runtime.close()
+    result = CliRunner().invoke(
+        cli, ["approve-and-post", "--data", str(data), "--edit-description", "Licences"]
+    )
+    assert result.exit_code == 0, result.output
+    api = open_tenant(data)
+    descriptions = {api.ok("GET", f"/ContractCharges/{i}")["item"]["description"] for i in ids}
+    api.runtime.close()
+    assert descriptions == {"Licences"}

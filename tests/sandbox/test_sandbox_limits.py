@@ -191,8 +191,9 @@ def contract(company: int) -> dict[str, Any]:
         "companyID": company,
         "contractName": "M365",
         "contractType": 7,
-        "startDate": "2024-10-01",
-        "endDate": "2025-09-30",
+        "contractPeriodType": 1,
+        "startDate": "2024-10-01T12:00:00Z",
+        "endDate": "2025-09-30T12:00:00Z",
         "status": 1,
         "timeReportingRequiresStartAndStopTimes": 0,
     }

@@ -22,7 +22,8 @@ def companies(api: Api) -> dict[str, int]:
 
 
 def names(items: list[dict[str, object]]) -> list[object]:
-    return [item["companyName"] for item in items]
+    """The names of the companies the test made (company 0, the tenant's own, left out)."""
+    return [item["companyName"] for item in items if item["id"] != 0]
 
 
 @pytest.mark.parametrize(
@@ -59,16 +60,17 @@ def test_operators(
 def test_comparisons_on_numbers_and_dates(api: Api, companies: dict[str, int]) -> None:
     ids = sorted(companies.values())
     assert len(api.query("Companies", {"op": "gt", "field": "id", "value": ids[1]})) == 2
-    assert len(api.query("Companies", {"op": "lte", "field": "id", "value": ids[1]})) == 2
+    # Company 0, the tenant's own, is there too.
+    assert len(api.query("Companies", {"op": "lte", "field": "id", "value": ids[1]})) == 3
     recent = api.query("Companies", {"op": "gte", "field": "createDate", "value": "2000-01-01"})
-    assert len(recent) == 4
+    assert len(recent) == 5
     assert api.query("Companies", {"op": "lt", "field": "createDate", "value": "2000-01-01Z"}) == []
 
 
 def test_unknown_operator_is_silently_ignored(api: Api, companies: dict[str, int]) -> None:
     """Autotask's data-correctness trap: `ne` is not an operator, so nothing is filtered."""
     items = api.query("Companies", {"op": "ne", "field": "city", "value": "Berlin"})
-    assert len(items) == 4
+    assert len(items) == 5  # the four made here and company 0
     grouped = api.query(
         "Companies",
         {"op": "or", "items": [{"op": "isNull", "field": "city"}, {"op": "eq", "field": "city",
@@ -206,10 +208,44 @@ def test_paging_with_max_records(api: Api, companies: dict[str, int]) -> None:
     first = api.ok("POST", "/Companies/query", body)
     assert first["pageDetails"]["count"] == 3
     second = api.client.post(first["pageDetails"]["nextPageUrl"], json=body, headers=AUTH).json()
-    assert second["pageDetails"]["count"] == 1
+    assert second["pageDetails"]["count"] == 2  # five with company 0
     assert second["pageDetails"]["nextPageUrl"] is None
 
 
 def test_a_forged_paging_token_is_refused(api: Api) -> None:
     response = api.call("POST", "/Companies/query/next", {}, params={"paging": "!!"})
     assert response.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        ({"op": "eq", "value": "SUB-A"}, ["sub-A"]),
+        ({"op": "eq", "value": "sub-a   "}, ["sub-A"]),  # SQL Server ignores trailing spaces
+        ({"op": "noteq", "value": "SUB-A"}, ["Sub-b", "Other-C"]),
+        ({"op": "in", "value": ["SUB-A", "sub-B"]}, ["sub-A", "Sub-b"]),
+        ({"op": "notIn", "value": ["SUB-A", "sub-B"]}, ["Other-C"]),
+        ({"op": "beginsWith", "value": "SUB-"}, ["sub-A", "Sub-b"]),
+        ({"op": "endsWith", "value": "-c"}, ["Other-C"]),
+        ({"op": "contains", "value": "B-B"}, ["Sub-b"]),
+        ({"op": "gt", "value": "SUB-A"}, ["Sub-b"]),
+    ],
+)
+def test_udf_filters_ignore_case_in_every_operator(
+    api: Api, flt: dict[str, object], expected: list[str]
+) -> None:
+    company = api.company()
+    for key in ("sub-A", "Sub-b", "Other-C"):
+        api.contract(company, subscription=key)
+    found = api.query("Contracts", {**flt, "field": "Subscription ID", "udf": True})
+    values = [c["userDefinedFields"][0]["value"] for c in found]
+    assert values == expected
+
+
+def test_string_equality_ignores_trailing_spaces_but_like_does_not(
+    api: Api, companies: dict[str, int]
+) -> None:
+    assert names(api.query("Companies", {"op": "eq", "field": "companyName",
+                                         "value": "ALPHA CORP  "})) == ["Alpha Corp"]  # fmt: skip
+    assert names(api.query("Companies", {"op": "endsWith", "field": "companyName",
+                                         "value": "corp "})) == []  # fmt: skip

@@ -14,6 +14,7 @@ from billbridge.autotask.errors import (
     ClientUsageError,
     ErrorKind,
     NotFoundError,
+    OpaqueServerError,
     PaginationLoopError,
     PermissionDeniedError,
     PicklistError,
@@ -28,7 +29,12 @@ from billbridge.autotask.errors import (
 from billbridge.autotask.metadata import EntityInfo, FieldInfo, PicklistValue, UdfInfo
 from billbridge.autotask.query import Condition, F, Filter, Group, build_query
 from billbridge.autotask.stats import RequestStats, StatsSnapshot
-from billbridge.autotask.throttle import CHILD_ENTITIES, ThresholdInfo
+from billbridge.autotask.throttle import (
+    CHILD_ENTITIES,
+    BudgetEstimate,
+    ThresholdInfo,
+    estimate_budget,
+)
 from billbridge.autotask.wire import (
     format_date,
     format_datetime,
@@ -47,6 +53,7 @@ __all__ = [
     "AutotaskClient",
     "AutotaskConnectionError",
     "AutotaskError",
+    "BudgetEstimate",
     "ClientConfig",
     "ClientUsageError",
     "Condition",
@@ -57,6 +64,7 @@ __all__ = [
     "Filter",
     "Group",
     "NotFoundError",
+    "OpaqueServerError",
     "PaginationLoopError",
     "PermissionDeniedError",
     "PicklistError",
@@ -75,6 +83,7 @@ __all__ = [
     "ZoneInfo",
     "build_query",
     "error_from_response",
+    "estimate_budget",
     "format_date",
     "format_datetime",
     "parse_date",

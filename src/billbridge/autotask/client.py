@@ -43,11 +43,13 @@ from billbridge.autotask.retry import RetryPolicy
 from billbridge.autotask.stats import RequestStats
 from billbridge.autotask.throttle import (
     CHILD_ENTITIES,
+    BudgetEstimate,
     EndpointLimiter,
     PauseGate,
     ThresholdGovernor,
     ThresholdInfo,
     endpoint_of,
+    estimate_budget,
 )
 from billbridge.autotask.wire import decode_json, encode_json
 from billbridge.autotask.zone import ZoneInfo, ZoneResolver
@@ -55,6 +57,38 @@ from billbridge.autotask.zone import ZoneInfo, ZoneResolver
 logger = logging.getLogger(__name__)
 
 _ENTITY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+#: Entities whose writes Autotask lets an API user make on behalf of a resource, from the
+#: index of REST entities (`_EntitiesOverview.htm`, as transcribed by the n8n Autotask node's
+#: `helpers/impersonation.ts`). Contracts and contract charges are not among them: on those the
+#: header is left out rather than risk Autotask refusing the write.
+IMPERSONATION_ENTITIES = frozenset(
+    {
+        "attachmentinfo",
+        "companies",
+        "companynotes",
+        "companytodos",
+        "contacts",
+        "contractnotes",
+        "configurationitems",
+        "configurationitemnotes",
+        "inventoryitems",
+        "inventorylocations",
+        "opportunities",
+        "products",
+        "productnotes",
+        "projects",
+        "projectnotes",
+        "purchaseorders",
+        "quotes",
+        "salesorders",
+        "servicecalls",
+        "subscriptions",
+        "tasknotes",
+        "tickets",
+        "ticketnotes",
+        "timeentries",
+    }
+)
 _MAX_URL_IN_ERRORS = 200
 
 
@@ -269,6 +303,11 @@ class AutotaskClient:
         self._governor.observe(info)
         return info
 
+    def budget(self, requests: int) -> BudgetEstimate:
+        """How long the hourly budget makes `requests` requests take, from a fresh reading of
+        `ThresholdInformation` and this client's `threshold_share` (one request)."""
+        return estimate_budget(self.threshold(), requests, self.config.threshold_share)
+
     def zone(self) -> ZoneInfo:
         """The API user's zone (looked up once, then cached)."""
         return self._zone.get()
@@ -352,15 +391,22 @@ class AutotaskClient:
         text = self._redact(url)
         return text if len(text) <= _MAX_URL_IN_ERRORS else text[: _MAX_URL_IN_ERRORS - 3] + "..."
 
-    def _headers(self, *, write: bool, authenticated: bool, has_body: bool) -> dict[str, str]:
+    def _headers(
+        self, endpoint: str, *, write: bool, authenticated: bool, has_body: bool
+    ) -> dict[str, str]:
         headers: dict[str, str] = {}
         if authenticated:
             headers["ApiIntegrationCode"] = self.config.integration_code
             headers["UserName"] = self.config.username
             headers["Secret"] = self.config.secret
             # Only writes impersonate: a query run as a resource with narrower rights would
-            # silently miss records (reference §2.1), and a missed key means a duplicate.
-            if write and self.config.impersonation_resource_id is not None:
+            # silently miss records (restricted data is omitted, not refused), and a missed key
+            # means a duplicate. Only on entities that support it.
+            if (
+                write
+                and self.config.impersonation_resource_id is not None
+                and endpoint in IMPERSONATION_ENTITIES
+            ):
                 headers["ImpersonationResourceId"] = str(self.config.impersonation_resource_id)
         if has_body:
             headers["Content-Type"] = "application/json"
@@ -371,7 +417,9 @@ class AutotaskClient:
     ) -> httpx.Response:
         endpoint = endpoint_of(url)
         content = None if body is None else encode_json(body)
-        headers = self._headers(write=write, authenticated=authenticated, has_body=body is not None)
+        headers = self._headers(
+            endpoint, write=write, authenticated=authenticated, has_body=body is not None
+        )
         slot = self._limiter.slot(endpoint) if authenticated else contextlib.nullcontext()
         with slot:
             self.stats.request(method, endpoint)

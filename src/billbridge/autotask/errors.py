@@ -42,13 +42,22 @@ _GENERIC_TEXT = re.compile(
     r"|an unexpected error|unexpected error|service unavailable|bad gateway|gateway time-?out)",
     re.IGNORECASE,
 )
-_MAX_TEXT = 300
+#: Texts of a 500 that name no cause (an Error ID to quote to Autotask, a raw database message).
+_OPAQUE_TEXT = re.compile(
+    r"error id|unexpected error has occurred|conversion failed when converting"
+    r"|string or binary data would be truncated|arithmetic overflow|sql ?exception"
+    r"|violation of (primary|unique) key|cannot insert the value null",
+    re.IGNORECASE,
+)
+_MAX_TEXT = 1000
 
 
 class AutotaskError(Exception):
     """Base of every error raised by `billbridge.autotask`."""
 
     kind: ClassVar[ErrorKind] = "rejected"
+    #: What a person should do, for `reason`; empty when Autotask's text says it.
+    hint: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -71,6 +80,17 @@ class AutotaskError(Exception):
         """True when the same request may safely be sent again later."""
         return self.kind == "retriable"
 
+    @property
+    def reason(self) -> str:
+        """One line for a person and for the run record: what happened, Autotask's exact text
+        and what to do; no URL, never a credential."""
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        detail = "; ".join(e for e in self.errors if e != self.message)
+        text = f"{self.message}{status}"
+        if detail:
+            text = f"{text}: {detail}"
+        return f"{text}; {self.hint}" if self.hint else text
+
     def _render(self) -> str:
         where = f" ({self.method} {self.url})" if self.method else ""
         status = f"HTTP {self.status}: " if self.status is not None else ""
@@ -91,12 +111,17 @@ class AuthenticationError(AutotaskError):
     """Wrong username, secret, integration code or zone: fix the settings."""
 
     kind = "fatal"
+    hint = (
+        "check autotask.username, autotask.secret and autotask.integration_code, and that the"
+        " API user is active with the API User (API-only) security level"
+    )
 
 
 class PermissionDeniedError(AutotaskError):
     """The API user's security level does not allow this."""
 
     kind = "fatal"
+    hint = "give the API user's security level the permission, then run it again"
 
 
 class NotFoundError(AutotaskError):
@@ -115,6 +140,7 @@ class ThrottledError(AutotaskError):
     """HTTP 429 or the hourly threshold: wait `retry_after` seconds."""
 
     kind = "retriable"
+    hint = "nothing more is sent now; try again later"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         self.retry_after = retry_after
@@ -162,15 +188,38 @@ class PaginationLoopError(ProtocolError):
     """`nextPageUrl` led back to a page already read."""
 
 
-class ClientUsageError(ValueError):
-    """The caller asked for something invalid (bad filter, unknown picklist label, ...).
+class OpaqueServerError(UnknownOutcomeError):
+    """A write answered 5xx with a text that names no cause: `An unexpected error has occurred
+    ... Error ID: ...`, or a database message (`Conversion failed when converting ...`,
+    `String or binary data would be truncated`).
 
-    Raised before anything is sent; a programming or settings error, not an Autotask answer.
+    Autotask answers such requests the same way every time they are sent, so the write most
+    likely did nothing and will never succeed; but it may have landed. Look the record up by
+    its key once: present, it landed; absent, it is a rejection with `errors`, Autotask's exact
+    text, and is not sent again in a loop.
     """
+
+    kind = "unknown_outcome"
+
+
+class ClientUsageError(AutotaskError, ValueError):
+    """The caller asked for something invalid (bad filter, bad id, a body that is no mapping).
+
+    Raised before anything is sent: a programming error, fatal (the same call fails every time).
+    """
+
+    kind: ClassVar[ErrorKind] = "fatal"
 
 
 class PicklistError(ClientUsageError):
-    """A picklist label or value that the entity's metadata does not know."""
+    """A picklist label or value that the entity's metadata does not know, or an inactive one.
+
+    Raised before anything is sent. Rejected: the record whose body holds it fails, the others
+    go on (Autotask would refuse it as well). A setting naming an unknown label is reported by
+    the export's tenant check, which names the setting, before any write.
+    """
+
+    kind = "rejected"
 
 
 def response_messages(response: httpx.Response) -> list[str]:
@@ -183,7 +232,7 @@ def response_messages(response: httpx.Response) -> list[str]:
     except ValueError:
         if "<html" in text[:500].lower():
             return []
-        return [_shorten(text)]
+        return [_fold(text)]
     messages: list[str] = []
     if isinstance(body, dict):
         errors = _get_ci(body, "errors")
@@ -240,6 +289,14 @@ def error_from_response(
     specific = [m for m in messages if not _GENERIC_TEXT.search(m)]
     if status >= 500 and specific and _AUTH_TEXT.search(" ".join(specific)):
         return AuthenticationError("Autotask rejected the credentials", **kw)
+    if status >= 500 and _OPAQUE_TEXT.search(joined):
+        if write:
+            return OpaqueServerError(
+                "Autotask failed the write without saying why; it may or may not have been applied",
+                **kw,
+            )
+        if "error id" in joined.lower():
+            return ServerError("Autotask server error", **kw)
     if status >= 500 and not specific:
         if write:
             return UnknownOutcomeError(
@@ -285,5 +342,11 @@ def _get_ci(mapping: dict[str, Any], key: str) -> Any:
 
 
 def _shorten(text: str) -> str:
-    text = " ".join(text.split())
+    # Autotask's texts are kept exactly (the run record quotes them); only a text too long to
+    # be a message is cut, and a body that is not JSON has its layout folded.
+    text = text.strip()
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def _fold(text: str) -> str:
+    return _shorten(" ".join(text.split()))

@@ -227,7 +227,9 @@ class ThresholdGovernor:
                 or self._clock() - self._read_at >= self._check_interval_s
                 or (self._in_slow_zone(info) and self._since_read >= max(1, self._check_every // 4))
             )
-            if not due or (self._reading and info is not None):
+            # One reading at a time: the others go on with the estimate (none at the very
+            # start, when the whole share is still free).
+            if not due or self._reading:
                 return
             self._reading = True
         try:
@@ -268,3 +270,90 @@ class ThresholdGovernor:
             slot = max(now, self._next_slot)
             self._next_slot = slot + spacing
             return slot - now, False
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetEstimate:
+    """How the hourly budget bounds an export of `requests` requests (a pure estimate).
+
+    billbridge may use `share` of the tenant's threshold, counted with every other
+    integration's requests. Below `share - 10 %` nothing waits; in the last 10 % requests are
+    spaced out (`ThresholdGovernor`); past the share, each further `budget` requests wait for
+    the rolling window to forget a timeframe's worth of earlier ones.
+    """
+
+    requests: int
+    threshold: int
+    timeframe_minutes: int
+    share: float
+    used: int
+    """Requests the whole tenant made in the current timeframe."""
+    wait_s: float
+    """Seconds spent waiting for the budget (pacing and full windows), not request time."""
+
+    @property
+    def budget(self) -> int:
+        """Requests billbridge may use per timeframe, counting the tenant's other requests."""
+        return int(self.share * self.threshold)
+
+    @property
+    def available_now(self) -> int:
+        return max(0, self.budget - self.used)
+
+    @property
+    def fits(self) -> bool:
+        """True when no request has to wait."""
+        return self.wait_s == 0
+
+    def describe(self) -> str:
+        """One sentence for `plan`: the requests, the budget, and how long it makes it take."""
+        head = (
+            f"about {self.requests:,} Autotask requests; billbridge may use {self.share:.0%} of"
+            f" the tenant's {self.threshold:,} an {_window(self.timeframe_minutes)}"
+            f" ({self.used:,} used now)"
+        )
+        if self.fits:
+            return f"{head}: no waiting for the budget"
+        return (
+            f"{head}: about {_duration(self.wait_s)} of waiting for the budget; an interrupted"
+            " export goes on where it stopped when run again"
+        )
+
+
+def estimate_budget(info: ThresholdInfo, requests: int, share: float) -> BudgetEstimate:
+    """The wait an export of `requests` requests faces under `info`, paced as the client paces."""
+    threshold = max(1, info.external_request_threshold)
+    timeframe_s = max(1, info.request_threshold_timeframe) * 60.0
+    budget = share * threshold
+    zone = ThresholdGovernor.SLOW_ZONE * threshold
+    headroom = budget - info.current_timeframe_request_count
+    wait = 0.0
+    now_count = max(0, min(requests, int(headroom))) if headroom > 0 else 0
+    # Requests sent with headroom h < zone wait (1 - h / zone) * timeframe / zone each.
+    first, last = headroom - now_count + 1, min(headroom, zone)
+    if now_count and first <= last:
+        count = last - first + 1
+        spaced = count - (first + last) * count / (2 * zone)
+        wait += max(0.0, spaced) * timeframe_s / zone
+    later = requests - now_count
+    if later > 0:
+        wait += later / budget * timeframe_s
+    return BudgetEstimate(
+        requests=requests,
+        threshold=info.external_request_threshold,
+        timeframe_minutes=info.request_threshold_timeframe,
+        share=share,
+        used=info.current_timeframe_request_count,
+        wait_s=round(wait, 1),
+    )
+
+
+def _window(minutes: int) -> str:
+    return "hour" if minutes == 60 else f"{minutes}-minute window"
+
+
+def _duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"

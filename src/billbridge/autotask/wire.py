@@ -6,7 +6,13 @@
 - Autotask stores and returns times in UTC. `parse_datetime` accepts every format seen in
   responses (`2012-10-24T05:00:00.000Z`, `2020-02-23T13:00:00Z`, the same without `Z`, with
   seven fraction digits, or a bare date) and returns an aware UTC `datetime`. Bodies carry
-  `datetime` as `YYYY-MM-DDTHH:MM:SSZ` (UTC) and `date` as midnight UTC of that day.
+  `datetime` as `YYYY-MM-DDTHH:MM:SSZ` (UTC) and `date` as noon UTC of that day.
+- Date-only fields (`startDate`, `endDate`, `datePurchased`): whether Autotask keeps the UTC
+  date of the instant sent or first moves it to the tenant's time zone is not documented
+  consistently. Noon UTC is the same calendar day in every zone from UTC-12 to UTC+11, so both
+  readings keep the day sent (midnight UTC would be the day before in New York). Read back,
+  a date is the day of the instant rounded to the nearest midnight (`parse_date`), so a date
+  returned as local midnight in UTC (`2026-09-30T14:00:00Z` from Sydney) is still 2026-10-01.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -37,8 +43,17 @@ def parse_datetime(text: str) -> datetime:
 
 
 def parse_date(text: str) -> date:
-    """The UTC calendar date of an Autotask date-time (`2024-10-01T00:00:00.000Z` -> 2024-10-01)."""
-    return parse_datetime(text).date()
+    """The calendar day of a date-only field: the UTC date, or the next day after 12:00 UTC.
+
+    `2024-10-01T00:00:00.000Z`, `2024-10-01T04:00:00Z` (midnight in New York) and
+    `2024-09-30T14:00:00Z` (midnight in Sydney) are all 2024-10-01; noon, as billbridge sends
+    dates, stays on its day.
+    """
+    moment = parse_datetime(text)
+    day = moment.date()
+    if moment.timetz().replace(tzinfo=None) > time(12, 0):
+        return day + timedelta(days=1)
+    return day
 
 
 def format_datetime(value: datetime) -> str:
@@ -52,8 +67,8 @@ def format_datetime(value: datetime) -> str:
 
 
 def format_date(value: date) -> str:
-    """A calendar date as midnight UTC: `2024-10-01T00:00:00Z`."""
-    return f"{value.isoformat()}T00:00:00Z"
+    """A calendar date as noon UTC, `2024-10-01T12:00:00Z`: the same day in both readings."""
+    return f"{value.isoformat()}T12:00:00Z"
 
 
 def to_decimal(value: object) -> Decimal | None:

@@ -1,4 +1,4 @@
-"""Zone discovery: which `webservicesN.autotask.net` serves the API user (reference §1.3).
+"""Zone discovery: which Autotask API host serves the API user.
 
 `GET {zone_lookup_url}/v1.0/zoneInformation?user=...` is sent without credentials. The `url`
 it returns is trusted only on an Autotask web-services host over HTTPS, or on the very host
@@ -19,7 +19,11 @@ from urllib.parse import quote, urlsplit
 
 from billbridge.autotask.errors import ProtocolError
 
-AUTOTASK_HOST = re.compile(r"^webservices\d*\.autotask\.net$", re.IGNORECASE)
+#: The API hosts Autotask's zones answer with: `webservices.autotask.net` (discovery),
+#: `webservices1` .. `webservices29` (the data centres, with gaps) and the pre-release zones
+#: `prde` (German) and `pres` (Spanish), as the public PowerShell modules list them
+#: (Kelvin Tegelaar's AutotaskAPI `Add-AutotaskBaseURI`, Celerium.AutoTask's data-centre map).
+AUTOTASK_HOST = re.compile(r"^(webservices\d{0,3}|prde|pres)\.autotask\.net$", re.IGNORECASE)
 API_VERSION = "V1.0"
 
 
@@ -58,7 +62,8 @@ def check_zone_url(url: str, zone_lookup_url: str) -> None:
         return
     raise ProtocolError(
         "zone lookup answered with an untrusted host; credentials are only sent to "
-        "https://webservicesN.autotask.net or to the lookup host itself",
+        "https://webservicesN.autotask.net, prde.autotask.net, pres.autotask.net or to the"
+        " lookup host itself",
         url=f"{returned.scheme}://{returned.netloc}",
     )
 
@@ -87,19 +92,33 @@ class ZoneResolver:
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
+        # Requests started together (the tenant's metadata is read in parallel) wait for one
+        # lookup instead of each making their own.
+        self._lookup_lock = threading.Lock()
         self._cached: ZoneInfo | None = None
         self._cached_at = 0.0
         self.lookups = 0
 
     def get(self) -> ZoneInfo:
         """The cached zone, looked up when missing or expired."""
+        cached = self._fresh()
+        if cached is not None:
+            return cached
+        with self._lookup_lock:
+            return self._fresh() or self._lookup()
+
+    def _fresh(self) -> ZoneInfo | None:
         with self._lock:
             if self._cached is not None and self._clock() - self._cached_at < self._ttl_s:
                 return self._cached
-        return self.refresh()
+            return None
 
     def refresh(self) -> ZoneInfo:
         """Look the zone up now and cache the answer."""
+        with self._lookup_lock:
+            return self._lookup()
+
+    def _lookup(self) -> ZoneInfo:
         body = self._fetch_json(zone_lookup_address(self._lookup_url, self._username))
         zone = _parse(body)
         check_zone_url(zone.url, self._lookup_url)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from billbridge.domain.money import round_cents
 from billbridge.domain.records import (
     ActualCharge,
     ActualCompany,
@@ -30,11 +30,39 @@ from billbridge.domain.records import (
     ProductKey,
     Skipped,
     Value,
+    fold,
 )
 
-# Autotask keeps money and quantities to four decimal places (it rounds charge values on
-# write); a difference finer than that cannot be written and must not cause an update.
+# Autotask keeps money and quantities to four decimal places by default (it rounds unit values
+# on write); a difference finer than what the tenant keeps cannot be written and must not
+# cause an update.
 AUTOTASK_PLACES = Decimal("0.0001")
+
+UNIT_FIELDS = ("unitQuantity", "unitCost", "unitPrice")
+"""The fields the tenant keeps at its own precision."""
+CUSTOMER_TEXT = frozenset({"description", "notes"})
+"""Text fields a person may edit at Approve & Post; a billed charge is not fought over them."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    """What the tenant keeps and shows, as far as planning cares."""
+
+    unit_places: int = 4
+    """Decimals the tenant keeps for unit quantities and prices."""
+    hidden: frozenset[str] = frozenset()
+    """Fields the API user cannot see (e.g. `unitCost` without the cost permission): they
+    read empty and writes to them are ignored, so they are never compared."""
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.unit_places)
+
+    def kept(self, value: Decimal) -> Decimal:
+        """`value` as the tenant keeps it: rounded half-up to its decimals (spelt as given when
+        rounding changes nothing)."""
+        rounded = value.quantize(self.quantum, rounding=ROUND_HALF_UP)
+        return value if rounded == value else rounded
 
 
 class Action(StrEnum):
@@ -47,8 +75,19 @@ class Action(StrEnum):
 class ReportStatus(StrEnum):
     EXPORTED = "exported"
     NOTHING_TO_DO = "nothing_to_do"
+    NEEDS_ATTENTION = "needs_attention"
+    """Everything billbridge could write is written; a conflict waits for a person."""
     SKIPPED = "skipped"
     FAILED = "failed"
+
+    @property
+    def is_done(self) -> bool:
+        """The report's current content needs no further export."""
+        return self in (
+            ReportStatus.EXPORTED,
+            ReportStatus.NOTHING_TO_DO,
+            ReportStatus.NEEDS_ATTENTION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +107,8 @@ class Operation:
     """Charges: the contract they belong to (its id may be known only after it is created)."""
     product_key: ProductKey | None = None
     """Charges: the product they reference, likewise."""
+    parent_id: int | None = None
+    """Charge updates: the contract the existing charge belongs to."""
 
     @property
     def writes(self) -> bool:
@@ -90,7 +131,9 @@ class ReportPlan:
 
 
 def plan_reports(
-    decisions: Sequence[DesiredState | Skipped], actual: ActualState
+    decisions: Sequence[DesiredState | Skipped],
+    actual: ActualState,
+    view: TenantView = TenantView(),
 ) -> list[ReportPlan]:
     """Plan every report of a run against one read of Autotask.
 
@@ -116,7 +159,7 @@ def plan_reports(
                 )
             )
         else:
-            plans.append(_plan_report(decision, index, contracts, claimed))
+            plans.append(_plan_report(decision, index, contracts, claimed, view))
     return plans
 
 
@@ -158,6 +201,7 @@ def _plan_report(
     index: _Index,
     contracts: Mapping[ContractKey, DesiredContract],
     claimed: _Claims,
+    view: TenantView,
 ) -> ReportPlan:
     company = index.companies.get(desired.company_id)
     failure = None
@@ -179,14 +223,24 @@ def _plan_report(
     for product in desired.products:
         if product.key not in claimed.products:
             claimed.products.add(product.key)
-            operations.append(_plan_product(product, index, warnings))
+            operations.append(_plan_product(product, index, warnings, view))
     for contract in desired.contracts:
         if contract.key not in claimed.contracts:
             claimed.contracts.add(contract.key)
             operations.append(_plan_contract(contracts[contract.key], index, warnings))
     for charge in desired.charges:
         earlier = claimed.charges.setdefault(charge.key, desired.report_id)
-        if earlier != desired.report_id:
+        contract_conflict = index.contract_conflict(charge.contract_key)
+        if contract_conflict is not None:
+            operations.append(
+                _conflict(
+                    Entity.CHARGE,
+                    charge.key,
+                    None,
+                    f"not written: contract {charge.contract_key}: {contract_conflict}",
+                )
+            )
+        elif earlier != desired.report_id:
             operations.append(
                 _conflict(
                     Entity.CHARGE,
@@ -197,11 +251,14 @@ def _plan_report(
                 )
             )
         else:
-            operations.append(_plan_charge(charge, index))
+            operations.append(_plan_charge(charge, index, view, warnings))
     operations.extend(_left_behind(desired, index))
-    status = (
-        ReportStatus.EXPORTED if any(op.writes for op in operations) else ReportStatus.NOTHING_TO_DO
-    )
+    if any(op.action is Action.CONFLICT for op in operations):
+        status = ReportStatus.NEEDS_ATTENTION
+    elif any(op.writes for op in operations):
+        status = ReportStatus.EXPORTED
+    else:
+        status = ReportStatus.NOTHING_TO_DO
     return ReportPlan(
         desired.report_id,
         desired.organization_id,
@@ -237,13 +294,15 @@ def _left_behind(desired: DesiredState, index: _Index) -> list[Operation]:
     return operations
 
 
-def _plan_product(desired: DesiredProduct, index: _Index, warnings: list[str]) -> Operation:
+def _plan_product(
+    desired: DesiredProduct, index: _Index, warnings: list[str], view: TenantView
+) -> Operation:
     wanted: dict[str, Value] = {
         "name": desired.name,
         "sku": desired.sku,
         "description": desired.description,
-        "unitCost": desired.unit_cost,
-        "unitPrice": desired.unit_price,
+        "unitCost": view.kept(desired.unit_cost),
+        "unitPrice": view.kept(desired.unit_price),
         "productBillingCodeID": desired.billing_code_id,
         "isActive": True,
         "isSerialized": False,
@@ -259,22 +318,16 @@ def _plan_product(desired: DesiredProduct, index: _Index, warnings: list[str]) -
         )
     if desired.create_only:
         return Operation(Action.UNCHANGED, Entity.PRODUCT, desired.key, product.id, {})
-    return _compare(Entity.PRODUCT, desired.key, product.id, wanted, product.fields())
+    return _compare(Entity.PRODUCT, desired.key, product.id, wanted, product.fields(), view)
 
 
 def _plan_contract(desired: DesiredContract, index: _Index, warnings: list[str]) -> Operation:
     key = desired.key
-    holders = index.contracts_by_subscription.get(key.subscription_id, [])
+    holders = index.contracts_by_subscription.get(fold(key.subscription_id), [])
     mine = [c for c in holders if c.company_id == key.company_id]
-    if len(mine) > 1:
-        ids = ", ".join(str(c.id) for c in mine)
-        return _conflict(
-            Entity.CONTRACT,
-            key,
-            None,
-            f"contracts {ids} all hold subscription {key.subscription_id}; keep one and clear"
-            " the subscription field of the others",
-        )
+    conflict = index.contract_conflict(key)
+    if len(mine) > 1 and conflict is not None:
+        return _conflict(Entity.CONTRACT, key, None, conflict)
     if not mine and holders:
         other = holders[0]
         return _conflict(
@@ -324,19 +377,40 @@ def _plan_contract(desired: DesiredContract, index: _Index, warnings: list[str])
     return Operation(Action.UNCHANGED, Entity.CONTRACT, key, contract.id, {})
 
 
-def _plan_charge(desired: DesiredCharge, index: _Index) -> Operation:
-    operation = _charge_operation(desired, index)
+def _plan_charge(
+    desired: DesiredCharge, index: _Index, view: TenantView, warnings: list[str]
+) -> Operation:
+    warning = rounding_warning(desired, view)
+    if warning is not None:
+        warnings.append(warning)
+    operation = _charge_operation(desired, index, view)
     return replace(operation, contract_key=desired.contract_key, product_key=desired.product_key)
 
 
-def _charge_operation(desired: DesiredCharge, index: _Index) -> Operation:
+def rounding_warning(desired: DesiredCharge, view: TenantView) -> str | None:
+    """Say so when the tenant's precision changes what the charge bills."""
+    exact = round_cents(desired.unit_quantity * desired.unit_price)
+    kept = round_cents(view.kept(desired.unit_quantity) * view.kept(desired.unit_price))
+    if exact == kept:
+        return None
+    currency = f" {desired.currency}" if desired.currency else ""
+    return (
+        f"charge {desired.key}: Autotask keeps {view.unit_places} decimals, so"
+        f" {desired.unit_quantity} x {desired.unit_price} is billed as {kept}{currency}"
+        f" ({view.kept(desired.unit_quantity)} x {view.kept(desired.unit_price)}), not"
+        f" {exact}{currency}"
+    )
+
+
+def _charge_operation(desired: DesiredCharge, index: _Index, view: TenantView) -> Operation:
     wanted: dict[str, Value] = {
         "name": desired.name,
         "description": desired.description,
+        "notes": desired.notes,
         "datePurchased": desired.date_purchased,
-        "unitQuantity": desired.unit_quantity,
-        "unitCost": desired.unit_cost,
-        "unitPrice": desired.unit_price,
+        "unitQuantity": view.kept(desired.unit_quantity),
+        "unitCost": view.kept(desired.unit_cost),
+        "unitPrice": view.kept(desired.unit_price),
         "isBillableToCompany": True,
     }
     product_ids = [p.id for p in index.products_for(desired.product_key)]
@@ -360,8 +434,13 @@ def _charge_operation(desired: DesiredCharge, index: _Index) -> Operation:
             f"charge {charge.id} for {desired.key} was written by report"
             f" {charge.marker.report_id}; two reports bill the same subscription and period",
         )
-    operation = _compare(Entity.CHARGE, desired.key, charge.id, wanted, charge.fields())
+    operation = _compare(Entity.CHARGE, desired.key, charge.id, wanted, charge.fields(), view)
+    operation = replace(operation, parent_id=charge.contract_id)
     if operation.action is Action.UPDATE and charge.is_billed:
+        if set(operation.fields) <= CUSTOMER_TEXT:
+            # The texts of a billed charge are the invoice's now (a person may have edited
+            # them at posting, or they carry an older billbridge's marker): left alone.
+            return replace(operation, action=Action.UNCHANGED, fields={}, previous={})
         return replace(
             operation,
             action=Action.CONFLICT,
@@ -377,11 +456,14 @@ def _compare(
     autotask_id: int,
     wanted: Mapping[str, Value],
     current: Mapping[str, Value],
+    view: TenantView = TenantView(),
 ) -> Operation:
     changed = {
         name: value
         for name, value in wanted.items()
-        if name in current and not same_value(value, current[name])
+        if name in current
+        and name not in view.hidden
+        and not same_value(value, current[name], view.quantum)
     }
     if not changed:
         return Operation(Action.UNCHANGED, entity, key, autotask_id, {})
@@ -395,10 +477,11 @@ def _conflict(
     return Operation(Action.CONFLICT, entity, key, autotask_id, {}, reason=reason)
 
 
-def same_value(wanted: Value, current: Value) -> bool:
-    """Equal as Autotask stores them: decimals to four places, text without trailing space."""
+def same_value(wanted: Value, current: Value, quantum: Decimal = AUTOTASK_PLACES) -> bool:
+    """Equal as Autotask stores them: decimals to the tenant's places, text without trailing
+    space."""
     if isinstance(wanted, Decimal) and isinstance(current, Decimal):
-        return wanted.quantize(AUTOTASK_PLACES) == current.quantize(AUTOTASK_PLACES)
+        return wanted.quantize(quantum, ROUND_HALF_UP) == current.quantize(quantum, ROUND_HALF_UP)
     if isinstance(wanted, str) and isinstance(current, str):
         return wanted.strip() == current.strip()
     if wanted is None or wanted == "":
@@ -421,34 +504,43 @@ class _Index:
         unkeyed: dict[int, list[ActualContract]] = defaultdict(list)
         for contract in actual.contracts:
             if contract.subscription_id:
-                by_subscription[contract.subscription_id].append(contract)
+                by_subscription[fold(contract.subscription_id)].append(contract)
             else:
                 unkeyed[contract.company_id].append(contract)
         charges: dict[ChargeKey, list[ActualCharge]] = defaultdict(list)
+        seen: set[int] = set()
         for charge in actual.charges:
-            if charge.marker is not None:
-                charges[_charge_key(charge)].append(charge)
+            if charge.marker is not None and charge.id not in seen:
+                seen.add(charge.id)
+                charges[charge.marker.key].append(charge)
         by_sku: dict[str, list[ActualProduct]] = defaultdict(list)
         by_name: dict[str, list[ActualProduct]] = defaultdict(list)
         for product in actual.products:
             if product.sku:
-                by_sku[product.sku].append(product)
-            by_name[product.name.casefold()].append(product)
+                by_sku[fold(product.sku)].append(product)
+            by_name[fold(product.name)].append(product)
         return cls(actual.companies, by_subscription, unkeyed, charges, by_sku, by_name)
 
     def products_for(self, key: ProductKey) -> list[ActualProduct]:
         if key.sku is not None:
-            return self.products_by_sku.get(key.sku, [])
-        return self.products_by_name.get((key.name or "").casefold(), [])
+            return self.products_by_sku.get(fold(key.sku), [])
+        return self.products_by_name.get(fold(key.name or ""), [])
+
+    def contract_conflict(self, key: ContractKey) -> str | None:
+        """Why no charge can be written under `key`: several contracts hold it."""
+        holders = self.contracts_by_subscription.get(fold(key.subscription_id), [])
+        mine = sorted({c.id for c in holders if c.company_id == key.company_id})
+        if len(mine) < 2:
+            return None
+        ids = ", ".join(str(i) for i in mine)
+        return (
+            f"contracts {ids} all hold subscription {key.subscription_id} (a copied contract,"
+            " or a second installation's); keep one and clear the subscription field of the"
+            " others"
+        )
 
     def look_alikes(self, company_id: int, product_name: str) -> Iterable[ActualContract]:
         wanted = product_name.casefold()
         return [
             c for c in self.unkeyed_contracts.get(company_id, []) if wanted in c.name.casefold()
         ]
-
-
-def _charge_key(charge: ActualCharge) -> ChargeKey:
-    assert charge.marker is not None
-    year, month = charge.marker.period.split("-")
-    return ChargeKey(charge.marker.subscription_id, date(int(year), int(month), 1))

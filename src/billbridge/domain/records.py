@@ -2,7 +2,7 @@
 
 Each desired record has a natural key that Autotask itself can be searched by: a contract by its
 subscription UDF within the company, a charge by the marker billbridge writes into its
-description, a product by its sku (the Azure product by its name). Field names are Autotask's,
+notes, a product by its sku (the Azure product by its name). Field names are Autotask's,
 so a plan's changes read the same as the records a user sees in Autotask.
 """
 
@@ -26,23 +26,56 @@ class Entity(StrEnum):
     PRODUCT = "Product"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+def fold(text: str) -> str:
+    """A key as Autotask compares strings: without regard to case (and outer spaces)."""
+    return text.strip().casefold()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ContractKey:
-    """One contract per subscription, within the organization's company."""
+    """One contract per subscription, within the organization's company.
+
+    Equal without regard to case: Autotask's filters ignore case, so a subscription id typed
+    in capitals into a contract's UDF is the same subscription.
+    """
 
     company_id: int
     subscription_id: str
+
+    def _match(self) -> tuple[int, str]:
+        return (self.company_id, fold(self.subscription_id))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContractKey) and self._match() == other._match()
+
+    def __hash__(self) -> int:
+        return hash(self._match())
+
+    def __lt__(self, other: ContractKey) -> bool:
+        return self._match() < other._match()
 
     def __str__(self) -> str:
         return f"{self.company_id}/{self.subscription_id}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ChargeKey:
-    """One charge per subscription and billing period."""
+    """One charge per subscription and billing period (the subscription without case)."""
 
     subscription_id: str
     period_start: date
+
+    def _match(self) -> tuple[str, date]:
+        return (fold(self.subscription_id), self.period_start)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChargeKey) and self._match() == other._match()
+
+    def __hash__(self) -> int:
+        return hash(self._match())
+
+    def __lt__(self, other: ChargeKey) -> bool:
+        return self._match() < other._match()
 
     @property
     def period_label(self) -> str:
@@ -52,18 +85,37 @@ class ChargeKey:
         return f"{self.subscription_id}/{self.period_label}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ProductKey:
-    """A product by sku; the Azure product, which carries no Microsoft sku, by its name."""
+    """A product by sku; the Azure product, which carries no Microsoft sku, by its name.
+
+    Equal without regard to case, as Autotask finds a sku.
+    """
 
     sku: str | None = None
     name: str | None = None
+
+    def _match(self) -> tuple[str, str]:
+        if self.sku is not None:
+            return ("sku", fold(self.sku))
+        return ("name", fold(self.name or ""))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProductKey) and self._match() == other._match()
+
+    def __hash__(self) -> int:
+        return hash(self._match())
+
+    def __lt__(self, other: ProductKey) -> bool:
+        return self._match() < other._match()
 
     def __str__(self) -> str:
         return self.sku if self.sku is not None else f"name:{self.name}"
 
 
-# The marker that makes a charge findable by its key; Autotask's charges have no UDFs.
+# The marker that makes a charge findable by its key; Autotask's charges have no UDFs. It is
+# written into the charge's `notes`, which invoices do not print; charges of older billbridge
+# versions carry it in `description`, where it is still found.
 _MARKER = re.compile(r"\[billbridge report=(?P<report>[^\]\s]+) key=(?P<key>[^\]\s]+)\]")
 
 
@@ -73,12 +125,26 @@ class ChargeMarker:
     subscription_id: str
     period: str  # YYYY-MM
 
+    @property
+    def key(self) -> ChargeKey:
+        year, month = self.period.split("-")
+        return ChargeKey(self.subscription_id, date(int(year), int(month), 1))
+
     def render(self) -> str:
         key = f"{_escape(self.subscription_id)}/{self.period}"
         return f"[billbridge report={_escape(self.report_id)} key={key}]"
 
     @classmethod
-    def find(cls, description: str | None) -> ChargeMarker | None:
+    def find(cls, *texts: str | None) -> ChargeMarker | None:
+        """The marker in the first of `texts` (notes, then description) that holds one."""
+        for text in texts:
+            marker = cls._find(text)
+            if marker is not None:
+                return marker
+        return None
+
+    @classmethod
+    def _find(cls, description: str | None) -> ChargeMarker | None:
         if not description:
             return None
         match = _MARKER.search(description)
@@ -133,10 +199,14 @@ class DesiredCharge:
     report_id: str
     name: str
     description: str
+    """What the customer reads on the invoice, and nothing else."""
+    notes: str
+    """billbridge's bookkeeping (report and key), in a field invoices do not print."""
     date_purchased: date
     unit_quantity: Decimal
     unit_cost: Decimal
     unit_price: Decimal
+    currency: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +262,7 @@ class ActualCharge:
     marker: ChargeMarker | None
     name: str
     description: str | None
+    notes: str | None
     date_purchased: date | None
     unit_quantity: Decimal | None
     unit_cost: Decimal | None
@@ -204,6 +275,7 @@ class ActualCharge:
         return {
             "name": self.name,
             "description": self.description,
+            "notes": self.notes,
             "datePurchased": self.date_purchased,
             "unitQuantity": self.unit_quantity,
             "unitCost": self.unit_cost,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from billbridge.domain.money import EXACT, exact_sum, round_cents
+from billbridge.domain.money import EXACT, canonical, exact_sum, round_cents
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.records import (
@@ -48,21 +48,11 @@ def desired_state(
     rules: ExportRules,
 ) -> DesiredState | Skipped:
     """What `report` should produce in Autotask, or why it is not exported."""
-    if not organization.active:
-        return Skipped(
-            report.report_id,
-            organization.organization_id,
-            "inactive",
-            f"organization {organization.organization_id} is inactive",
-        )
-    if organization.autotask_company_id is None:
-        return Skipped(
-            report.report_id,
-            organization.organization_id,
-            "unmapped",
-            f"organization {organization.organization_id} ({organization.name}) is not linked"
-            " to an Autotask company; link it with `billbridge map`",
-        )
+    refusal = organization_exportable(organization)
+    if refusal is not None:
+        reason, detail = refusal
+        return Skipped(report.report_id, organization.organization_id, reason, detail)
+    assert organization.autotask_company_id is not None
     company_id = organization.autotask_company_id
     contracts: list[DesiredContract] = []
     charges: list[DesiredCharge] = []
@@ -92,6 +82,19 @@ def desired_state(
         products=tuple(products.values()),
         warnings=tuple(warnings),
     )
+
+
+def organization_exportable(organization: Organization) -> tuple[str, str] | None:
+    """None when the organization's reports are exported; else why not: (reason, detail)."""
+    if not organization.active:
+        return "inactive", f"organization {organization.organization_id} is inactive"
+    if organization.autotask_company_id is None:
+        return (
+            "unmapped",
+            f"organization {organization.organization_id} ({organization.name}) is not linked"
+            " to an Autotask company; link it with `billbridge map`",
+        )
+    return None
 
 
 def charge_line(lines: Sequence[ReportLine]) -> ReportLine:
@@ -198,21 +201,20 @@ def _licence_charge(
     report: BillingReport, contract: ContractKey, line: ReportLine, product: DesiredProduct
 ) -> DesiredCharge:
     key = ChargeKey(contract.subscription_id, report.period_start)
-    summary = (
-        f"{product.name}: {line.quantity} x {line.unit_price} {report.currency},"
-        f" {report.period_start}..{report.period_end}"
-    )
+    seats = "seat" if line.quantity == 1 else "seats"
     return DesiredCharge(
         key=key,
         contract_key=contract,
         product_key=product.key,
         report_id=report.report_id,
         name=_charge_name(product.name, report),
-        description=_with_marker(summary, report.report_id, key),
+        description=f"{product.name}, {canonical(line.quantity)} {seats}, {report.period_label}",
+        notes=_bookkeeping(report, key),
         date_purchased=report.period_start,
         unit_quantity=line.quantity,
         unit_cost=line.unit_cost,
         unit_price=line.unit_price,
+        currency=report.currency,
     )
 
 
@@ -223,22 +225,19 @@ def _azure_charge(
     cost = round_cents(exact_sum(EXACT.multiply(line.quantity, line.unit_cost) for line in lines))
     price = round_cents(exact_sum(EXACT.multiply(line.quantity, line.unit_price) for line in lines))
     key = ChargeKey(contract.subscription_id, report.period_start)
-    summary = (
-        f"Azure usage of subscription {contract.subscription_id},"
-        f" {report.period_start}..{report.period_end}: {len(lines)} usage lines,"
-        f" {price} {report.currency}"
-    )
     return DesiredCharge(
         key=key,
         contract_key=contract,
         product_key=ProductKey(name=rules.azure_product_name),
         report_id=report.report_id,
         name=_charge_name(rules.azure_product_name, report),
-        description=_with_marker(summary, report.report_id, key),
+        description=f"{rules.azure_product_name}, usage {report.period_label}",
+        notes=_bookkeeping(report, key, f"{len(lines)} usage lines"),
         date_purchased=report.period_start,
         unit_quantity=Decimal(1),
         unit_cost=cost,
         unit_price=price,
+        currency=report.currency,
     )
 
 
@@ -247,9 +246,15 @@ def _charge_name(product_name: str, report: BillingReport) -> str:
     return _fit(product_name, CHARGE_NAME_LIMIT - len(suffix)) + suffix
 
 
-def _with_marker(summary: str, report_id: str, key: ChargeKey) -> str:
-    marker = ChargeMarker(report_id, key.subscription_id, key.period_label)
-    return f"{summary}\n{marker.render()}"
+def _bookkeeping(report: BillingReport, key: ChargeKey, detail: str = "") -> str:
+    """What billbridge needs to find the charge again, for the charge's `notes`: the marker,
+    and for a person in Autotask the report and period it came from."""
+    marker = ChargeMarker(report.report_id, key.subscription_id, key.period_label)
+    extra = f", {detail}" if detail else ""
+    return (
+        f"Exported by billbridge from report {report.report_id}"
+        f" ({report.period_start}..{report.period_end}{extra}).\n{marker.render()}"
+    )
 
 
 def _fit(text: str, limit: int) -> str:

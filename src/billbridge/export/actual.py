@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from billbridge.autotask import AutotaskClient, F, Filter
+from billbridge.autotask import AutotaskClient, F, Filter, format_datetime
 from billbridge.domain.records import (
     ActualCharge,
     ActualContract,
@@ -47,19 +47,15 @@ def read_actual(
         contracts_f = pool.submit(_keyed_contracts, client, subscriptions, tenant)
         products_f = pool.submit(_products, client, product_keys)
         contracts = contracts_f.result()
-        by_subscription = {c.subscription_id for c in contracts}
+        known = {
+            ContractKey(c.company_id, c.subscription_id) for c in contracts if c.subscription_id
+        }
         new_contract_companies = sorted(
-            {
-                c.key.company_id
-                for s in states
-                for c in s.contracts
-                if c.key.subscription_id not in by_subscription
-            }
+            {c.key.company_id for s in states for c in s.contracts if c.key not in known}
         )
         look_alikes_f = pool.submit(_unkeyed_contracts, client, new_contract_companies, tenant)
         charges = _charges(client, states, contracts)
-        known = {c.id for c in charges}
-        earlier = sorted(set(written_before) - known)
+        earlier = sorted(set(written_before) - {c.id for c in charges})
         if earlier:
             found = client.query_in("ContractCharges", "id", earlier, batch_size=BATCH)
             charges.extend(records.charge(r) for r in found)
@@ -79,31 +75,33 @@ def find_contract(
         "Contracts",
         [F.udf_eq(tenant.udf_name, key.subscription_id), F.eq("companyID", key.company_id)],
     )
-    return [records.contract(r, tenant.udf_name) for r in found]
+    contracts = [records.contract(r, tenant.udf_name) for r in found]
+    return [
+        c
+        for c in contracts
+        if c.subscription_id is not None and ContractKey(c.company_id, c.subscription_id) == key
+    ]
 
 
 def find_product(client: AutotaskClient, key: ProductKey) -> list[ActualProduct]:
     condition = F.eq("sku", key.sku) if key.sku is not None else F.eq("name", key.name or "")
-    return [
-        records.product(r)
-        for r in client.query("Products", [condition], include_fields=records.PRODUCT_FIELDS)
-    ]
+    found = client.query("Products", [condition], include_fields=records.PRODUCT_FIELDS)
+    products = [records.product(r) for r in found]
+    if key.sku is not None:
+        return [p for p in products if p.sku is not None and ProductKey(sku=p.sku) == key]
+    return [p for p in products if ProductKey(name=p.name) == key]
 
 
 def find_charge(client: AutotaskClient, contract_id: int, key: ChargeKey) -> list[ActualCharge]:
+    """The charges of one contract that carry `key`, dated within a few days of its period's
+    first day (tolerant of either reading of a date-only field), matched by the marker."""
     found = client.query(
         "ContractCharges",
-        [F.eq("contractID", contract_id), *_period_filters(key.period_start, key.period_start)],
+        [F.eq("contractID", contract_id), *_period_filters(key.period_start)],
         include_fields=records.CHARGE_FIELDS,
     )
     charges = [records.charge(r) for r in found]
-    return [
-        c
-        for c in charges
-        if c.marker is not None
-        and c.marker.subscription_id == key.subscription_id
-        and c.marker.period == key.period_label
-    ]
+    return [c for c in charges if c.marker is not None and c.marker.key == key]
 
 
 def _companies(client: AutotaskClient, ids: Sequence[int]) -> dict[int, Any]:
@@ -150,34 +148,44 @@ def _charges(
     client: AutotaskClient, states: Sequence[DesiredState], contracts: Sequence[ActualContract]
 ) -> list[ActualCharge]:
     """Charges of the existing contracts in each period being exported."""
-    contract_ids: dict[tuple[int, str], int] = {
-        (c.company_id, c.subscription_id): c.id for c in contracts if c.subscription_id
-    }
+    contract_ids: dict[ContractKey, set[int]] = defaultdict(set)
+    for contract in contracts:
+        if contract.subscription_id:
+            contract_ids[ContractKey(contract.company_id, contract.subscription_id)].add(
+                contract.id
+            )
     by_period: dict[date, set[int]] = defaultdict(set)
     for state in states:
         for charge in state.charges:
-            key = charge.contract_key
-            contract_id = contract_ids.get((key.company_id, key.subscription_id))
-            if contract_id is not None:
-                by_period[charge.key.period_start].add(contract_id)
+            by_period[charge.key.period_start] |= contract_ids.get(charge.contract_key, set())
     charges: list[ActualCharge] = []
     for period_start, ids in sorted(by_period.items()):
+        if not ids:
+            continue
         found = client.query_in(
             "ContractCharges",
             "contractID",
             sorted(ids),
-            extra=_period_filters(period_start, period_start),
+            extra=_period_filters(period_start),
             batch_size=BATCH,
         )
         charges.extend(records.charge(r) for r in found)
     return charges
 
 
-def _period_filters(first: date, last: date) -> list[Filter]:
-    """Charges purchased on the given days (Autotask stores the date as midnight UTC)."""
+DATE_TOLERANCE = timedelta(days=3)
+"""How far from its period's first day a charge is still looked for: a tenant that moves an
+instant to its own zone, or a charge written by an older billbridge at midnight UTC, may hold
+the day before; the key in the marker then decides."""
+
+
+def _period_filters(period_start: date) -> list[Filter]:
+    """Charges dated within `DATE_TOLERANCE` of `period_start`, under either date reading."""
+    first = records.wire_date(period_start - DATE_TOLERANCE)
+    last = records.wire_date(period_start + DATE_TOLERANCE)
     return [
-        F.gte("datePurchased", f"{first.isoformat()}T00:00:00Z"),
-        F.lte("datePurchased", f"{last.isoformat()}T23:59:59Z"),
+        F.gte("datePurchased", format_datetime(first)),
+        F.lte("datePurchased", format_datetime(last)),
     ]
 
 

@@ -1,35 +1,57 @@
 """Applying a plan: journaled, concurrent within Autotask's limits, exactly once.
 
-Each write is recorded in the run's journal as `sending` (committed) before its request leaves
-and marked `done` with the Autotask id, or `failed` with Autotask's exact error, after. A write
-whose outcome is unknown (a timeout, a lost response) is resolved by looking its key up in
-Autotask before anything is sent again; an export that crashed leaves `sending` entries that
-the next export resolves the same way, because it plans from Autotask's records, found by key.
+Each write is recorded in the run's journal as `sending` (committed, with the time it was sent)
+before its request leaves, and marked `done` with the Autotask id, or `failed` with Autotask's
+exact error, after. What happens when the outcome is not known depends on what Autotask said:
+
+- it answered (a 5xx): the request is over, so the key is looked up at once; present, the
+  write landed; absent, an opaque answer (`Error ID`, a SQL text) is a rejection with that
+  text, and a bare 5xx is sent once more at most;
+- it did not answer (a timeout, a lost connection): the write may still be running inside
+  Autotask, and a lookup cannot prove it absent. The key waits until the write is older than
+  the unknown-write horizon, is then looked up, and only if absent is sent again. The same
+  holds for the writes of an export that was killed (journal entries still `sending`): their
+  keys are not created again before the horizon has passed.
+
+A fatal error (credentials, permissions, a protocol fault) stops the run at once: nothing
+more is sent. Every other error fails its own write and the report it belongs to; the rest
+goes on.
 
 Contracts and products go first, a charge as soon as its contract and product exist; the
 client keeps at most 3 requests in flight per endpoint, so different endpoints overlap.
+Scheduling is incremental: a finished write releases exactly the charges that waited for it.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from billbridge.autotask import AutotaskClient, AutotaskError, UnknownOutcomeError
+from billbridge.autotask import (
+    AutotaskClient,
+    AutotaskError,
+    OpaqueServerError,
+    UnknownOutcomeError,
+)
 from billbridge.domain.plan import Action, Operation, ReportPlan, same_value
-from billbridge.domain.records import ChargeKey, ContractKey, Entity, ProductKey, Value
+from billbridge.domain.records import ChargeKey, ContractKey, Entity, ProductKey, Value, fold
 from billbridge.export import actual, records
 from billbridge.export.tenant import TenantContext
 from billbridge.store import Store
+from billbridge.store.runs import InFlight, JournalState
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+Beat = Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +61,72 @@ class ApplyOptions:
     per_endpoint: int = 3
     """Writes of one entity in flight at once: Autotask's thread limit per endpoint."""
     attempts: int = 3
-    """Sends of one write, each after the previous outcome was looked up and found absent."""
-    settle_s: float = 2.0
-    """Wait before looking up a write whose request timed out (Autotask may still be at it)."""
+    """Sends of one write at most, each after the previous outcome was looked up."""
+    unknown_write_horizon_s: float = 300.0
+    """How long a write whose outcome is unknown may still land in Autotask: its key is not
+    written again before (longer than any time Autotask takes to carry out a request)."""
     heartbeat_s: float = 10.0
 
 
-@dataclass(slots=True)
-class _Task:
-    report_id: str
-    op: Operation
-    journal_id: int
-    state: str = "waiting"
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one write."""
+
+    state: JournalState
     autotask_id: int | None = None
     error: str | None = None
 
 
 @dataclass(slots=True)
 class ApplyResult:
-    """Per journal id: the Autotask id written, or the error that stopped the write."""
+    """Per journal id, what became of the write; and what stopped the run, if anything."""
 
-    done: dict[int, int] = field(default_factory=dict)
-    failed: dict[int, str] = field(default_factory=dict)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the run waited for, for the people reading it."""
+    fatal: str | None = None
+    """The exact text of the fatal error that stopped the run."""
+
+    @property
+    def done(self) -> dict[int, int]:
+        return {
+            i: o.autotask_id
+            for i, o in self.outcomes.items()
+            if o.state is JournalState.DONE and o.autotask_id is not None
+        }
+
+    @property
+    def failed(self) -> dict[int, str]:
+        return {
+            i: o.error or o.state.value
+            for i, o in self.outcomes.items()
+            if o.state is not JournalState.DONE
+        }
+
+
+@dataclass(slots=True, eq=False)
+class _Task:
+    report_id: str
+    op: Operation
+    journal_id: int
+    sends: int = 0
+    look_up_first: bool = False
+    """Look the key up before sending: an earlier send may have landed meanwhile."""
+    sent_at: datetime | None = None
+    missing: int = 0
+    """Records (contract, product) the charge still waits for."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """A worker's answer: an outcome, a write to park until `until`, or a fatal error."""
+
+    outcome: Outcome | None = None
+    until: datetime | None = None
+    fatal: str | None = None
+
+
+Dependency = ContractKey | ProductKey
 
 
 class Applier:
@@ -72,7 +138,9 @@ class Applier:
         tenant: TenantContext,
         options: ApplyOptions = ApplyOptions(),
         *,
+        in_flight: Sequence[InFlight] = (),
         on_progress: Progress | None = None,
+        on_beat: Beat | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -80,62 +148,57 @@ class Applier:
         self._tenant = tenant
         self._options = options
         self._on_progress = on_progress
-        self._contracts: dict[ContractKey, int] = {}
-        self._products: dict[ProductKey, int] = {}
-        self._blocked_contracts: dict[ContractKey, str] = {}
-        self._blocked_products: dict[ProductKey, str] = {}
-        self._last_beat = time.monotonic()
+        self._on_beat = on_beat
+        self._horizon = timedelta(seconds=options.unknown_write_horizon_s)
+        self._in_flight = _latest_sends(in_flight)
+        self._ids: dict[Dependency, int] = {}
+        self._blocked: dict[Dependency, str] = {}
+        self._waiting: dict[Dependency, list[_Task]] = defaultdict(list)
+        self._ready: dict[Entity, deque[_Task]] = defaultdict(deque)
+        self._parked: list[tuple[datetime, int, _Task]] = []
+        self._sequence = itertools.count()
+        self._result = ApplyResult()
+        self._last_beat = self._now()
 
     def apply(
         self, plans: Sequence[ReportPlan], journal_ids: Mapping[tuple[str, int], int]
     ) -> ApplyResult:
         tasks = self._tasks(plans, journal_ids)
-        total, finished = len(tasks), 0
-        result = ApplyResult()
-        self._progress(0, total)
-        waiting = list(tasks)
-        running: dict[Future[int], _Task] = {}
-        # The pool gets at most `per_endpoint` tasks of an entity at a time: a worker blocked
-        # on a full endpoint would otherwise sit idle while another endpoint has free slots.
+        total = len(tasks)
+        for task in tasks:
+            self._schedule(task)
+        self._progress(total)
+        running: dict[Future[_Result], _Task] = {}
         busy: Counter[Entity] = Counter()
         with ThreadPoolExecutor(self._options.workers, thread_name_prefix="write") as pool:
-            while waiting or running:
-                ready, blocked = self._ready(waiting)
-                chosen = []
-                for task in ready:
-                    if busy[task.op.entity] < self._options.per_endpoint:
-                        busy[task.op.entity] += 1
-                        chosen.append(task)
-                taken = {id(t) for t in chosen} | {id(t) for t in blocked}
-                waiting = [t for t in waiting if id(t) not in taken]
-                if blocked:
-                    self._finish(blocked, result)
-                    finished += len(blocked)
-                if chosen:
-                    self._journal([t.journal_id for t in chosen], "sending")
-                    for task in chosen:
-                        task.state = "sending"
-                        running[pool.submit(self._send, task)] = task
+            while True:
+                self._unpark()
+                if self._result.fatal is None:
+                    self._launch(pool, running, busy)
+                if not running and not self._parked:
+                    break
+                timeout = None
+                if self._parked:
+                    timeout = max((self._parked[0][0] - self._now()).total_seconds(), 0.0)
                 if not running:
+                    assert timeout is not None
+                    wait_until = self._now() + timedelta(seconds=timeout)
+                    while self._now() < wait_until:
+                        _sleep(min((wait_until - self._now()).total_seconds(), 1.0))
+                        self._beat()
                     continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                finished, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
                 completed = []
-                for future in done:
+                for future in finished:
                     task = running.pop(future)
                     busy[task.op.entity] -= 1
-                    try:
-                        task.autotask_id = future.result()
-                        task.state = "done"
-                    except AutotaskError as exc:
-                        task.state, task.error = "failed", str(exc)
-                        logger.warning("%s %s failed: %s", task.op.entity, task.op.key, exc)
-                    self._learn(task)
-                    completed.append(task)
-                self._finish(completed, result)
-                finished += len(completed)
-                self._progress(finished, total)
+                    completed.append((task, future.result()))
+                self._complete(completed)
+                self._progress(total)
                 self._beat()
-        return result
+        self._fail_left_over()
+        self._progress(total)
+        return self._result
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -152,80 +215,218 @@ class Applier:
 
     def _note_known(self, op: Operation) -> None:
         """Ids of records that exist already, and the keys a conflict leaves without one."""
-        if op.entity is Entity.CONTRACT:
-            assert isinstance(op.key, ContractKey)
-            if op.action is Action.CONFLICT:
-                self._blocked_contracts[op.key] = op.reason or "conflict"
-            elif op.autotask_id is not None:
-                self._contracts[op.key] = op.autotask_id
-        elif op.entity is Entity.PRODUCT:
-            assert isinstance(op.key, ProductKey)
-            if op.autotask_id is not None:
-                self._products[op.key] = op.autotask_id
+        if not isinstance(op.key, ContractKey | ProductKey):
+            return
+        if op.action is Action.CONFLICT:
+            self._blocked[op.key] = op.reason or "conflict"
+        elif op.autotask_id is not None:
+            self._ids[op.key] = op.autotask_id
 
-    def _ready(self, waiting: Sequence[_Task]) -> tuple[list[_Task], list[_Task]]:
-        ready, blocked = [], []
-        for task in waiting:
-            if task.op.entity is not Entity.CHARGE:
-                ready.append(task)
-                continue
-            reason = self._charge_blocker(task.op)
-            if reason is not None:
-                task.state, task.error = "failed", reason
-                blocked.append(task)
-            elif self._charge_ready(task.op):
-                ready.append(task)
-        return ready, blocked
-
-    def _charge_ready(self, op: Operation) -> bool:
-        assert op.contract_key is not None and op.product_key is not None
-        if op.action is Action.UPDATE:
-            return "productID" not in op.fields or op.product_key in self._products
-        return op.contract_key in self._contracts and op.product_key in self._products
-
-    def _charge_blocker(self, op: Operation) -> str | None:
-        assert op.contract_key is not None and op.product_key is not None
-        if op.action is Action.CREATE and op.contract_key in self._blocked_contracts:
-            reason = self._blocked_contracts[op.contract_key]
-            return f"not written: contract {op.contract_key}: {reason}"
-        if op.product_key in self._blocked_products:
-            return (
-                f"not written: product {op.product_key}: {self._blocked_products[op.product_key]}"
-            )
-        return None
-
-    def _learn(self, task: _Task) -> None:
+    def _schedule(self, task: _Task) -> None:
+        """Make `task` ready, park it behind an earlier export's write, or let it wait for
+        the records it needs."""
         op = task.op
-        if op.entity is Entity.CONTRACT:
-            assert isinstance(op.key, ContractKey)
-            if task.state == "done" and task.autotask_id is not None:
-                self._contracts[op.key] = task.autotask_id
-            elif task.state == "failed" and op.action is Action.CREATE:
-                self._blocked_contracts[op.key] = task.error or "failed"
-        elif op.entity is Entity.PRODUCT:
-            assert isinstance(op.key, ProductKey)
-            if task.state == "done" and task.autotask_id is not None:
-                self._products[op.key] = task.autotask_id
-            elif task.state == "failed" and op.action is Action.CREATE:
-                self._blocked_products[op.key] = task.error or "failed"
+        if op.action is Action.CREATE:
+            sent = self._in_flight.get((op.entity.value, fold(str(op.key))))
+            if sent is not None and sent + self._horizon > self._now():
+                task.look_up_first = True
+                self._note_wait(task, sent, "a write of an earlier export")
+                self._park(task, sent + self._horizon)
+                return
+        for need in self._needs(op):
+            reason = self._blocked.get(need)
+            if reason is not None:
+                self._settle(task, Outcome(JournalState.FAILED, error=_not_written(need, reason)))
+                return
+            if need not in self._ids:
+                task.missing += 1
+                self._waiting[need].append(task)
+        if task.missing == 0:
+            self._ready[op.entity].append(task)
+
+    def _needs(self, op: Operation) -> list[Dependency]:
+        if op.entity is not Entity.CHARGE:
+            return []
+        assert op.contract_key is not None and op.product_key is not None
+        needs: list[Dependency] = []
+        if op.action is Action.CREATE or op.parent_id is None:
+            needs.append(op.contract_key)
+        if op.action is Action.CREATE or "productID" in op.fields:
+            needs.append(op.product_key)
+        return needs
+
+    def _launch(
+        self,
+        pool: ThreadPoolExecutor,
+        running: dict[Future[_Result], _Task],
+        busy: Counter[Entity],
+    ) -> None:
+        chosen: list[_Task] = []
+        for entity, queue in self._ready.items():
+            while queue and busy[entity] < self._options.per_endpoint:
+                chosen.append(queue.popleft())
+                busy[entity] += 1
+        if not chosen:
+            return
+        now = self._now()
+        for task in chosen:
+            task.sent_at = now
+        # Durable before the requests leave: a crash from here on leaves `sending` entries
+        # with their time, which keep the next export from writing these keys too early.
+        with self._store.transaction() as uow:
+            uow.runs.set_operation_state(
+                [t.journal_id for t in chosen], JournalState.SENDING, sent_at=now
+            )
+        for task in chosen:
+            running[pool.submit(self._run, task)] = task
+
+    def _complete(self, completed: Iterable[tuple[_Task, _Result]]) -> None:
+        settled: list[tuple[_Task, Outcome]] = []
+        for task, result in completed:
+            if result.fatal is not None:
+                if self._result.fatal is None:
+                    self._result.fatal = result.fatal
+                settled.append((task, Outcome(JournalState.FAILED, error=result.fatal)))
+            elif result.until is not None:
+                self._note_wait(task, task.sent_at or self._now(), "its own write")
+                self._park(task, result.until)
+            else:
+                assert result.outcome is not None
+                settled.append((task, result.outcome))
+        self._record(settled)
+        for task, outcome in settled:
+            self._learn(task, outcome)
+
+    def _learn(self, task: _Task, outcome: Outcome) -> None:
+        """A contract or product is known or lost: release or fail the charges that wait."""
+        key = task.op.key
+        if not isinstance(key, ContractKey | ProductKey):
+            return
+        if outcome.state is JournalState.DONE and outcome.autotask_id is not None:
+            self._ids[key] = outcome.autotask_id
+            for waiting in self._waiting.pop(key, []):
+                waiting.missing -= 1
+                if waiting.missing == 0:
+                    self._ready[waiting.op.entity].append(waiting)
+        elif task.op.action is Action.CREATE:
+            reason = outcome.error or outcome.state.value
+            self._blocked[key] = reason
+            dependents = self._waiting.pop(key, [])
+            for waiting in dependents:
+                for other in self._needs(waiting.op):
+                    if other != key and waiting in self._waiting.get(other, []):
+                        self._waiting[other].remove(waiting)
+            self._record(
+                [
+                    (w, Outcome(JournalState.FAILED, error=_not_written(key, reason)))
+                    for w in dependents
+                ]
+            )
+
+    def _park(self, task: _Task, until: datetime) -> None:
+        heapq.heappush(self._parked, (until, next(self._sequence), task))
+
+    def _unpark(self) -> None:
+        now = self._now()
+        while self._parked and self._parked[0][0] <= now:
+            _, _, task = heapq.heappop(self._parked)
+            task.look_up_first = True
+            if self._result.fatal is not None:
+                self._record([(task, self._stopped())])
+                continue
+            missing = [n for n in self._needs(task.op) if n not in self._ids]
+            if missing:
+                task.missing = len(missing)
+                for need in missing:
+                    self._waiting[need].append(task)
+            else:
+                self._ready[task.op.entity].append(task)
+
+    def _fail_left_over(self) -> None:
+        """Whatever could not be sent: stopped by a fatal error, or waiting for a record that
+        no write of this run produces (never left to spin)."""
+        left = [t for queue in self._ready.values() for t in queue]
+        for tasks in self._waiting.values():
+            for task in tasks:
+                if task not in left:
+                    left.append(task)
+                    if self._result.fatal is None:
+                        logger.error("%s %s never became ready", task.op.entity, task.op.key)
+        self._ready.clear()
+        self._waiting.clear()
+        outcomes = []
+        for task in left:
+            if self._result.fatal is not None:
+                outcomes.append((task, self._stopped()))
+            else:
+                needs = ", ".join(str(n) for n in self._needs(task.op) if n not in self._ids)
+                outcomes.append(
+                    (
+                        task,
+                        Outcome(JournalState.FAILED, error=f"not written: no record for {needs}"),
+                    )
+                )
+        self._record(outcomes)
+
+    def _stopped(self) -> Outcome:
+        return Outcome(
+            JournalState.FAILED, error=f"not sent: the run stopped: {self._result.fatal}"
+        )
+
+    def _note_wait(self, task: _Task, sent: datetime, whose: str) -> None:
+        until = sent + self._horizon
+        self._result.notes.append(
+            f"{task.op.entity.value} {task.op.key}: the outcome of {whose} (sent"
+            f" {sent:%H:%M:%S} UTC) is unknown; not written again before {until:%H:%M:%S} UTC,"
+            " then looked up by key"
+        )
 
     # -- sending (worker threads: HTTP only, no store) ----------------------------------------
 
-    def _send(self, task: _Task) -> int:
+    def _run(self, task: _Task) -> _Result:
+        try:
+            return self._attempt(task)
+        except AutotaskError as exc:
+            if exc.kind == "fatal":
+                return _Result(fatal=_reason(exc))
+            return _Result(Outcome(JournalState.FAILED, error=_reason(exc)))
+        except Exception as exc:  # a bug must fail one write, not leave the run interrupted
+            logger.exception("%s %s failed unexpectedly", task.op.entity, task.op.key)
+            return _Result(
+                Outcome(JournalState.FAILED, error=f"internal error ({type(exc).__name__}: {exc})")
+            )
+
+    def _attempt(self, task: _Task) -> _Result:
         op = task.op
-        for attempt in range(1, self._options.attempts + 1):
+        if task.look_up_first:
+            found = self._look_up(op)
+            if found is not None:
+                return _done(found)
+        while True:
+            task.sends += 1
             try:
-                return self._write(op)
-            except UnknownOutcomeError as exc:
-                logger.info("%s %s: outcome unknown (%s); looking it up", op.entity, op.key, exc)
-                if exc.status is None:
-                    time.sleep(self._options.settle_s)
+                return _done(self._write(op))
+            except OpaqueServerError as exc:
+                # Autotask answered, so the request is over; it answers such a request the same
+                # way every time: one lookup, then a rejection with its exact text.
                 found = self._look_up(op)
                 if found is not None:
-                    return found
-                if attempt == self._options.attempts:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                    return _done(found)
+                return _Result(Outcome(JournalState.FAILED, error=_reason(exc)))
+            except UnknownOutcomeError as exc:
+                logger.info("%s %s: outcome unknown (%s)", op.entity, op.key, exc)
+                found = self._look_up(op)
+                if found is not None:
+                    return _done(found)
+                if task.sends >= self._options.attempts:
+                    return _Result(Outcome(JournalState.UNKNOWN, error=_reason(exc)))
+                if exc.status is not None or op.action is Action.UPDATE:
+                    # Answered (the request is over), or an update (sending it twice changes
+                    # nothing): safe to send again now.
+                    continue
+                # No answer: the write may still be running inside Autotask.
+                sent = task.sent_at or self._now()
+                return _Result(until=max(sent + self._horizon, self._now()))
 
     def _write(self, op: Operation) -> int:
         client, tenant = self._client, self._tenant
@@ -236,18 +437,18 @@ class Applier:
             return client.update("Contracts", records.update_body(op, op.autotask_id))
         if op.entity is Entity.PRODUCT:
             if op.action is Action.CREATE:
-                return client.create("Products", records.product_create_body(op))
+                return client.create("Products", records.product_create_body(op, tenant))
             assert op.autotask_id is not None
             return client.update("Products", records.update_body(op, op.autotask_id))
         assert op.contract_key is not None and op.product_key is not None
-        product_id = self._products.get(op.product_key)
+        product_id = self._ids.get(op.product_key)
         if op.action is Action.CREATE:
-            contract_id = self._contracts[op.contract_key]
+            contract_id = self._ids[op.contract_key]
             assert product_id is not None
             body = records.charge_create_body(op, contract_id, product_id, tenant)
             return client.create_child("Contracts", contract_id, "Charges", body)
         assert op.autotask_id is not None
-        contract_id = self._contracts[op.contract_key]
+        contract_id = op.parent_id if op.parent_id is not None else self._ids[op.contract_key]
         body = records.update_body(op, op.autotask_id, product_id)
         return client.update_child("Contracts", contract_id, "Charges", body)
 
@@ -265,7 +466,7 @@ class Applier:
             products = actual.find_product(client, op.key)
             return min(p.id for p in products) if products else None
         assert isinstance(op.key, ChargeKey) and op.contract_key is not None
-        charges = actual.find_charge(client, self._contracts[op.contract_key], op.key)
+        charges = actual.find_charge(client, self._ids[op.contract_key], op.key)
         return min(c.id for c in charges) if charges else None
 
     def _look_up_update(self, op: Operation) -> int | None:
@@ -279,43 +480,82 @@ class Applier:
             return None
         current = _comparable(op.entity, record)
         wanted = dict(op.fields)
-        if "productID" in wanted and op.product_key in self._products:
-            wanted["productID"] = self._products[op.product_key]
-        if all(same_value(value, current.get(name)) for name, value in wanted.items()):
+        if "productID" in wanted and op.product_key in self._ids:
+            wanted["productID"] = self._ids[op.product_key]
+        quantum = self._tenant.unit_quantum
+        if all(same_value(value, current.get(name), quantum) for name, value in wanted.items()):
             return op.autotask_id
         return None
 
     # -- journal (main thread) ----------------------------------------------------------------
 
-    def _journal(self, ids: Sequence[int], state: str) -> None:
-        with self._store.transaction() as uow:
-            uow.runs.set_operation_state(ids, state)
-
-    def _finish(self, tasks: Sequence[_Task], result: ApplyResult) -> None:
+    def _record(self, settled: Sequence[tuple[_Task, Outcome]]) -> None:
         """Record finished writes, a whole wave in one transaction."""
+        if not settled:
+            return
         with self._store.transaction() as uow:
-            for task in tasks:
-                if task.state == "done" and task.autotask_id is not None:
-                    uow.runs.set_operation_state(
-                        [task.journal_id], "done", autotask_id=task.autotask_id
-                    )
+            for task, outcome in settled:
+                uow.runs.set_operation_state(
+                    [task.journal_id],
+                    outcome.state,
+                    autotask_id=outcome.autotask_id,
+                    error=outcome.error,
+                )
+                if outcome.state is JournalState.DONE and outcome.autotask_id is not None:
                     uow.exports.remember(
-                        task.op.entity.value, str(task.op.key), task.autotask_id, task.report_id
+                        task.op.entity.value, str(task.op.key), outcome.autotask_id, task.report_id
                     )
-                    result.done[task.journal_id] = task.autotask_id
                 else:
-                    uow.runs.set_operation_state([task.journal_id], "failed", error=task.error)
-                    result.failed[task.journal_id] = task.error or "failed"
+                    logger.warning("%s %s: %s", task.op.entity.value, task.op.key, outcome.error)
+                self._result.outcomes[task.journal_id] = outcome
+
+    def _settle(self, task: _Task, outcome: Outcome) -> None:
+        self._record([(task, outcome)])
 
     def _beat(self) -> None:
-        if time.monotonic() - self._last_beat >= self._options.heartbeat_s:
-            self._last_beat = time.monotonic()
+        now = self._now()
+        if (now - self._last_beat).total_seconds() >= self._options.heartbeat_s:
+            self._last_beat = now
             with self._store.transaction() as uow:
                 uow.runs.heartbeat(self._run_id)
+            if self._on_beat is not None:
+                self._on_beat()
 
-    def _progress(self, done: int, total: int) -> None:
+    def _progress(self, total: int) -> None:
         if self._on_progress is not None:
-            self._on_progress(done, total)
+            self._on_progress(len(self._result.outcomes), total)
+
+    def _now(self) -> datetime:
+        return self._store.clock()
+
+
+def _latest_sends(in_flight: Iterable[InFlight]) -> dict[tuple[str, str], datetime]:
+    latest: dict[tuple[str, str], datetime] = {}
+    for entry in in_flight:
+        key = (entry.entity, fold(entry.key))
+        if key not in latest or entry.sent_at > latest[key]:
+            latest[key] = entry.sent_at
+    return latest
+
+
+def _done(autotask_id: int) -> _Result:
+    return _Result(Outcome(JournalState.DONE, autotask_id=autotask_id))
+
+
+def _reason(exc: AutotaskError) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else str(exc)
+
+
+def _not_written(need: Dependency, reason: str) -> str:
+    what = "contract" if isinstance(need, ContractKey) else "product"
+    if reason.startswith("not written: "):
+        return reason
+    return f"not written: {what} {need}: {reason}"
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(max(seconds, 0.0))
 
 
 def _comparable(entity: Entity, record: Mapping[str, Any]) -> dict[str, Value]:

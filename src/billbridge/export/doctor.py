@@ -16,7 +16,7 @@ from billbridge.config import Settings
 from billbridge.export.companies import companies_by_id
 from billbridge.export.connection import AUTOTASK_KEYS, ClientFactory, client_from_settings
 from billbridge.export.errors import ExportSetupError
-from billbridge.export.tenant import resolve_tenant
+from billbridge.export.tenant import TenantMisfitError, resolve_tenant
 from billbridge.store import Store
 
 Status = Literal["ok", "warn", "fail"]
@@ -79,11 +79,12 @@ def _settings_checks(settings: Settings) -> Iterator[Check]:
             "export.product_billing_code is not set",
             'name the material billing code that new products get, e.g. "Microsoft Licensing"',
         )
-    if settings.missing("web.admin_password"):
+    password = settings.web.admin_password
+    if password is None or not password.get_secret_value().strip():
         yield Check(
             "web admin password",
-            "warn",
-            "web.admin_password is not set; `billbridge serve` refuses to start",
+            "fail",
+            "web.admin_password is empty; `billbridge serve` refuses to start without one",
             "set web.admin_password (or BILLBRIDGE_WEB_ADMIN_PASSWORD)",
         )
 
@@ -169,8 +170,20 @@ def _connection_checks(client: AutotaskClient) -> Iterator[Check]:
 def _tenant_checks(client: AutotaskClient, settings: Settings) -> Iterator[Check]:
     try:
         tenant = resolve_tenant(client, settings)
+    except TenantMisfitError as exc:
+        for problem in exc.problems:
+            yield Check("tenant settings", "fail", problem, "fix the setting named, or the tenant")
+        return
     except ExportSetupError as exc:
         yield Check("tenant settings", "fail", str(exc), "fix the setting named, or the tenant")
+        return
+    except AutotaskError as exc:
+        yield Check(
+            "tenant settings",
+            "fail",
+            f"cannot read the tenant's settings: {exc.reason}",
+            "run `billbridge doctor` again; if it persists, check the API user's permissions",
+        )
         return
     yield Check(
         "billing code",
@@ -182,7 +195,8 @@ def _tenant_checks(client: AutotaskClient, settings: Settings) -> Iterator[Check
     yield Check(
         "contract type",
         "ok",
-        f"new contracts are {settings.export.contract_type!r} ({tenant.contract_type})",
+        f"new contracts are {settings.export.contract_type!r} ({tenant.contract_type}),"
+        f" period {settings.export.contract_period_type!r} ({tenant.contract_period_type})",
     )
 
 

@@ -7,19 +7,26 @@ the writes through the journal and records each report's outcome.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
+from types import TracebackType
 
 from billbridge.autotask import AutotaskClient, AutotaskError
 from billbridge.config import Settings
-from billbridge.domain.plan import ReportPlan, ReportStatus, plan_reports
+from billbridge.domain.organization import Organization
+from billbridge.domain.plan import ReportPlan, ReportStatus, TenantView, plan_reports
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
-from billbridge.domain.rules import ExportRules, desired_state
+from billbridge.domain.rules import ExportRules, desired_state, organization_exportable
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.export.actual import read_actual
-from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Progress
-from billbridge.export.errors import ExportSetupError, SelectionError
+from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Outcome, Progress
+from billbridge.export.errors import (
+    ExportSetupError,
+    ExportStoppedError,
+    LeaseBusyError,
+    SelectionError,
+)
+from billbridge.export.lease import TenantLease
 from billbridge.export.results import (
     ReportResult,
     RunResult,
@@ -30,7 +37,7 @@ from billbridge.export.results import (
 from billbridge.export.tenant import TenantContext, resolve_tenant
 from billbridge.store import Store
 from billbridge.store.reports import StoredReport
-from billbridge.store.runs import OperationRecord, ReportRecord, RunTotals
+from billbridge.store.runs import JournalState, OperationRecord, ReportRecord, RunTotals
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,61 +97,45 @@ class ExportEngine:
         trigger: str = "cli",
         on_progress: Progress | None = None,
     ) -> RunResult:
-        """Plan and apply, recorded as a run. Only one export runs at a time per store."""
+        """Select, desire, read, plan, apply, record: one run. One export at a time per store,
+        and (by the lease held in the tenant) one installation at a time per tenant."""
         with self._store.exclusive("export"):
             with self._store.transaction() as uow:
-                _, unfinished = uow.runs.mark_interrupted()
-            if unfinished:
-                # A write of the crashed export may still be running inside Autotask; give it
-                # time to land, so that reading by key sees it and nothing is created twice.
-                time.sleep(self._apply_options.settle_s)
+                uow.runs.mark_interrupted()
+                installation = uow.exports.installation_id()
             reports = self._select(selection)
             before = self._client.stats.total
-            with self._store.transaction() as uow:
-                run_id = uow.runs.start(trigger, selection.today)
-            try:
-                prepared = self._prepare(reports)
-            except (ExportSetupError, AutotaskError) as exc:
-                self._finish(
-                    run_id, "failed", RunTotals(requests=self._client.stats.total - before)
-                )
-                raise ExportSetupError(str(exc)) from exc
-            except BaseException:
-                self._abandon(run_id)
-                raise
-            journal = self._record(run_id, prepared)
-            applied = ApplyResult()
-            if prepared.tenant is not None:
-                applier = Applier(
-                    self._client,
-                    self._store,
-                    run_id,
-                    prepared.tenant,
-                    self._apply_options,
-                    on_progress=on_progress,
-                )
+            with _Run(self._store, trigger, selection.today) as run:
+                if not reports:
+                    run.finish("nothing_due", RunTotals())
+                    return RunResult(run.id, (), notes=("nothing is due",))
+                desired = self._desire(reports)
+                prepared = self._read_and_plan(desired)
+                lease = self._lease(prepared, installation)
                 try:
-                    applied = applier.apply(prepared.plans, journal)
-                except BaseException:
-                    self._abandon(run_id)
-                    raise
-            results = self._outcomes(run_id, prepared, journal, applied)
-            result = RunResult(run_id, results, requests=self._client.stats.total - before)
-            summary = result.summary
-            status = "succeeded" if result.exit_code == 0 else "partly_failed"
-            self._finish(
-                run_id,
-                status,
-                RunTotals(
-                    summary.created,
-                    summary.updated,
-                    summary.unchanged,
-                    summary.conflicts,
-                    summary.failed_reports,
-                    result.requests,
-                ),
-            )
-            return result
+                    if lease is not None:
+                        # Read again now that no other installation writes: the keys are
+                        # checked after anything it created.
+                        prepared = self._read_and_plan(desired)
+                    journal = self._record(run.id, prepared)
+                    applied = self._apply(run.id, prepared, journal, lease, on_progress)
+                finally:
+                    if lease is not None:
+                        lease.release()
+                results = self._outcomes(run.id, prepared, journal, applied)
+                result = RunResult(
+                    run.id,
+                    results,
+                    requests=self._client.stats.total - before,
+                    notes=tuple(applied.notes),
+                    error=applied.fatal,
+                )
+                run.finish(_run_status(result), _totals(result), applied.fatal)
+                if applied.fatal is not None:
+                    raise ExportStoppedError(
+                        applied.fatal, run_id=run.id, written=len(applied.done)
+                    )
+                return result
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -166,16 +157,15 @@ class ExportEngine:
         return [found[i] for i in ids]
 
     def _prepare(self, reports: list[StoredReport]) -> _Prepared:
+        return self._read_and_plan(self._desire(reports))
+
+    def _desire(self, reports: list[StoredReport]) -> _Desired:
+        """The reports' desired records, and the tenant's context if any report is exported."""
         with self._store.transaction() as uow:
             organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
             skus = {line.sku for r in reports for line in r.report.lines}
             price_list = uow.price_list.get_many(skus)
-        exportable = [
-            r
-            for r in reports
-            if organizations[r.report.organization_id].active
-            and organizations[r.report.organization_id].is_linked
-        ]
+        exportable = [r for r in reports if exportable_to(organizations[r.report.organization_id])]
         tenant = resolve_tenant(self._client, self._settings) if exportable else None
         rules = ExportRules(
             subscription_types=frozenset(self._settings.export.subscription_types),
@@ -187,7 +177,13 @@ class ExportEngine:
             desired_state(r.report, organizations[r.report.organization_id], price_list, rules)
             for r in reports
         ]
-        states = [d for d in decisions if isinstance(d, DesiredState)]
+        names = {o.organization_id: o.name for o in organizations.values()}
+        return _Desired(reports, decisions, tenant, names)
+
+    def _read_and_plan(self, desired: _Desired) -> _Prepared:
+        """Autotask's records for the desired keys, and the plan against them."""
+        tenant = desired.tenant
+        states = [d for d in desired.decisions if isinstance(d, DesiredState)]
         actual = None
         if tenant and states:
             with self._store.transaction() as uow:
@@ -196,9 +192,53 @@ class ExportEngine:
                 )
             earlier = [i for charges in written.values() for i in charges.values()]
             actual = read_actual(self._client, states, tenant, written_before=earlier)
-        plans = plan_reports(decisions, actual or ActualState())
-        names = {o.organization_id: o.name for o in organizations.values()}
-        return _Prepared(reports, plans, tenant, names)
+        plans = plan_reports(desired.decisions, actual or ActualState(), tenant_view(tenant))
+        return _Prepared(desired.reports, plans, tenant, desired.names)
+
+    def _lease(self, prepared: _Prepared, installation: str) -> TenantLease | None:
+        """Hold the tenant's export lease when the plan writes anything (an export with
+        nothing to write needs none, and costs no request for it)."""
+        tenant = prepared.tenant
+        if tenant is None or not any(plan.writes for plan in prepared.plans):
+            return None
+        lease = TenantLease(
+            self._client,
+            tenant,
+            installation,
+            duration_s=self._settings.export.lease_s,
+            clock=self._store.clock,
+        )
+        lease.acquire()
+        return lease
+
+    def _apply(
+        self,
+        run_id: int,
+        prepared: _Prepared,
+        journal: dict[tuple[str, int], int],
+        lease: TenantLease | None,
+        on_progress: Progress | None,
+    ) -> ApplyResult:
+        if prepared.tenant is None:
+            return ApplyResult()
+        options = replace(
+            self._apply_options,
+            unknown_write_horizon_s=self._settings.export.unknown_write_horizon_s,
+        )
+        since = self._store.clock() - timedelta(seconds=options.unknown_write_horizon_s)
+        with self._store.transaction() as uow:
+            in_flight = uow.runs.in_flight(since)
+        applier = Applier(
+            self._client,
+            self._store,
+            run_id,
+            prepared.tenant,
+            options,
+            in_flight=in_flight,
+            on_progress=on_progress,
+            on_beat=lease.renew_if_due if lease is not None else None,
+        )
+        return applier.apply(prepared.plans, journal)
 
     def _record(self, run_id: int, prepared: _Prepared) -> dict[tuple[str, int], int]:
         """Store the run's reports and every operation; writes start as `planned`."""
@@ -227,7 +267,7 @@ class ExportEngine:
                         autotask_id=op.autotask_id,
                         changes=changes_of(op),
                         reason=op.reason,
-                        state="planned" if op.writes else "none",
+                        state=JournalState.PLANNED if op.writes else JournalState.NONE,
                     )
                     for position, op in enumerate(plan.operations)
                 ]
@@ -244,7 +284,6 @@ class ExportEngine:
         journal: dict[tuple[str, int], int],
         applied: ApplyResult,
     ) -> tuple[ReportResult, ...]:
-        done, failed = applied.done, applied.failed
         results = []
         with self._store.transaction() as uow:
             for stored, plan in zip(prepared.reports, prepared.plans, strict=True):
@@ -254,27 +293,104 @@ class ExportEngine:
                     op_id = journal.get((plan.report_id, position))
                     if op_id is None:
                         states.append((None, None, None))
-                    elif op_id in done:
-                        states.append(("done", done[op_id], None))
-                    else:
-                        error = failed.get(op_id, "not sent")
-                        states.append(("failed", None, error))
+                        continue
+                    outcome = applied.outcomes.get(op_id) or Outcome(
+                        JournalState.FAILED, error="not sent"
+                    )
+                    states.append((outcome.state.value, outcome.autotask_id, outcome.error))
+                    if outcome.state is not JournalState.DONE:
+                        error = outcome.error or outcome.state.value
                         first_error = first_error or f"{op.entity.value} {op.key}: {error}"
                 result = with_states(prepared.result(plan), states)
                 if first_error is not None:
                     result = replace(result, status=ReportStatus.FAILED.value, reason=first_error)
                     uow.runs.set_report_status(run_id, plan.report_id, result.status, first_error)
-                elif plan.status in (ReportStatus.EXPORTED, ReportStatus.NOTHING_TO_DO):
+                elif plan.status.is_done:
                     uow.exports.mark_exported(plan.report_id, stored.content_hash, run_id)
                 results.append(result)
         return tuple(results)
 
-    def _abandon(self, run_id: int) -> None:
-        """A run cut short by an unexpected error or an interrupt: its unfinished writes are
-        marked unknown, for the next export to resolve by key."""
-        with self._store.transaction() as uow:
-            uow.runs.mark_interrupted(run_id)
 
-    def _finish(self, run_id: int, status: str, totals: RunTotals) -> None:
+@dataclass(frozen=True, slots=True)
+class _Desired:
+    reports: list[StoredReport]
+    decisions: list[DesiredState | Skipped]
+    tenant: TenantContext | None
+    names: dict[str, str]
+
+
+class _Run:
+    """A run's lifecycle in one place: started on entry; finished by the block; on a fatal
+    error failed with its exact text; given up when another installation holds the tenant;
+    marked interrupted (its unfinished writes unknown) on anything else."""
+
+    def __init__(self, store: Store, trigger: str, today: date | None) -> None:
+        self._store = store
+        self._trigger = trigger
+        self._today = today
+        self.id = 0
+        self._finished = False
+
+    def __enter__(self) -> _Run:
         with self._store.transaction() as uow:
-            uow.runs.finish(run_id, status, totals)
+            self.id = uow.runs.start(self._trigger, self._today)
+        return self
+
+    def finish(self, status: str, totals: RunTotals, error: str | None = None) -> None:
+        with self._store.transaction() as uow:
+            uow.runs.finish(self.id, status, totals, error)
+        self._finished = True
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._finished or exc is None:
+            if not self._finished:
+                self.finish("failed", RunTotals(), "the run ended without a result")
+            return
+        if isinstance(exc, LeaseBusyError):
+            with self._store.transaction() as uow:
+                uow.runs.discard(self.id)
+        elif isinstance(exc, ExportSetupError | AutotaskError):
+            self.finish("failed", RunTotals(), _reason(exc))
+        else:
+            with self._store.transaction() as uow:
+                uow.runs.mark_interrupted(self.id)
+
+
+def exportable_to(organization: Organization) -> bool:
+    return organization_exportable(organization) is None
+
+
+def tenant_view(tenant: TenantContext | None) -> TenantView:
+    """What the tenant keeps and shows, for planning."""
+    if tenant is None:
+        return TenantView()
+    hidden = frozenset() if tenant.cost_visible else frozenset({"unitCost"})
+    return TenantView(unit_places=tenant.unit_decimals, hidden=hidden)
+
+
+def _run_status(result: RunResult) -> str:
+    if result.error is not None:
+        return "failed"
+    return "succeeded" if result.exit_code == 0 else "partly_failed"
+
+
+def _totals(result: RunResult) -> RunTotals:
+    summary = result.summary
+    return RunTotals(
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.conflicts,
+        summary.failed_reports,
+        result.requests,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if isinstance(reason, str) and reason else str(exc)

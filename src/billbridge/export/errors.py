@@ -29,6 +29,19 @@ class LinkError(ValueError):
     """A link that cannot be made (unknown organization, missing or inactive company)."""
 
 
+class LeaseBusyError(Exception):
+    """Another installation holds the export lease of the tenant: try again when it is done."""
+
+
+class ExportStoppedError(Exception):
+    """A fatal error stopped an export after it began writing; the run records the text."""
+
+    def __init__(self, message: str, *, run_id: int, written: int) -> None:
+        self.run_id = run_id
+        self.written = written
+        super().__init__(message)
+
+
 EXPECTED_ERRORS = (
     SettingsError,
     AutotaskError,
@@ -36,6 +49,8 @@ EXPECTED_ERRORS = (
     SelectionError,
     LinkError,
     StoreError,
+    LeaseBusyError,
+    ExportStoppedError,
 )
 """What stops work for a reason a person can act on; anything else is a bug."""
 
@@ -44,14 +59,27 @@ def explain(exc: BaseException) -> tuple[str, int]:
     """One sentence for a person, and the exit status of a command stopped by `exc`."""
     if isinstance(exc, SettingsError):
         return "the settings cannot be used: " + "; ".join(exc.problems), EXIT_BAD_INPUT
-    if isinstance(exc, StoreBusyError):
+    if isinstance(exc, StoreBusyError | LeaseBusyError):
         return f"{exc}; try again when it has finished", EXIT_PARTLY_FAILED
+    if isinstance(exc, ExportStoppedError):
+        written = (
+            f"{exc.written} writes were done before; " if exc.written else "nothing was written; "
+        )
+        status = EXIT_PARTLY_FAILED if exc.written else EXIT_BAD_INPUT
+        return (
+            f"the export stopped (run {exc.run_id}): {exc}; {written}fix it and export again",
+            status,
+        )
     if isinstance(exc, ExportSetupError):
         return f"nothing was written: {exc}", EXIT_BAD_INPUT
     if isinstance(exc, SelectionError | LinkError):
         return str(exc), EXIT_BAD_INPUT
     if isinstance(exc, AuthenticationError):
         return f"Autotask refused the credentials: {exc}", EXIT_BAD_INPUT
+    if isinstance(exc, AutotaskError) and exc.kind == "retriable":
+        return f"nothing was written: Autotask is not answering ({exc}); try again", (
+            EXIT_PARTLY_FAILED
+        )
     if isinstance(exc, AutotaskError):
         return f"Autotask: {exc}", EXIT_PARTLY_FAILED
     if isinstance(exc, StoreError):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from billbridge.autotask import parse_date, to_decimal, udf_value
+from billbridge.autotask import parse_datetime, to_decimal, udf_value
 from billbridge.domain.plan import Operation
 from billbridge.domain.records import (
     ActualCharge,
@@ -14,6 +14,7 @@ from billbridge.domain.records import (
     ActualContract,
     ActualProduct,
     ChargeMarker,
+    ContractKey,
 )
 from billbridge.export.tenant import TenantContext
 
@@ -23,6 +24,7 @@ CHARGE_FIELDS = (
     "contractID",
     "name",
     "description",
+    "notes",
     "datePurchased",
     "unitQuantity",
     "unitCost",
@@ -54,21 +56,23 @@ def contract(record: Mapping[str, Any], udf_name: str) -> ActualContract:
         company_id=int(record["companyID"]),
         subscription_id=subscription.strip() if subscription and subscription.strip() else None,
         name=str(record.get("contractName") or ""),
-        start_date=_date(record.get("startDate")),
-        end_date=_date(record.get("endDate")),
+        start_date=read_date(record.get("startDate")),
+        end_date=read_date(record.get("endDate")),
         status=record.get("status"),
     )
 
 
 def charge(record: Mapping[str, Any]) -> ActualCharge:
     description = record.get("description")
+    notes = record.get("notes")
     return ActualCharge(
         id=int(record["id"]),
         contract_id=int(record["contractID"]),
-        marker=ChargeMarker.find(description),
+        marker=ChargeMarker.find(notes, description),
         name=str(record.get("name") or ""),
         description=description,
-        date_purchased=_date(record.get("datePurchased")),
+        notes=notes,
+        date_purchased=read_date(record.get("datePurchased")),
         unit_quantity=to_decimal(record.get("unitQuantity")),
         unit_cost=to_decimal(record.get("unitCost")),
         unit_price=to_decimal(record.get("unitPrice")),
@@ -90,51 +94,63 @@ def product(record: Mapping[str, Any]) -> ActualProduct:
 
 
 def contract_create_body(op: Operation, tenant: TenantContext) -> dict[str, Any]:
-    body: dict[str, Any] = dict(op.fields)
-    body.update(
-        contractType=tenant.contract_type,
-        status=tenant.contract_status_active,
-        userDefinedFields=[{"name": tenant.udf_name, "value": _subscription_of(op)}],
-    )
-    if tenant.time_reporting is not None:
-        body["timeReportingRequiresStartAndStopTimes"] = tenant.time_reporting
-    return body
+    assert isinstance(op.key, ContractKey)
+    return {
+        **wire_fields(op.fields),
+        **tenant.contract_extras(),
+        "userDefinedFields": tenant.contract_udf_list(op.key.subscription_id),
+    }
 
 
 def charge_create_body(
     op: Operation, contract_id: int, product_id: int, tenant: TenantContext
 ) -> dict[str, Any]:
-    body: dict[str, Any] = dict(op.fields)
-    body.update(contractID=contract_id, productID=product_id)
-    if tenant.charge_type is not None:
-        body["chargeType"] = tenant.charge_type
-    if tenant.charge_status is not None:
-        body["status"] = tenant.charge_status
-    return body
+    return {
+        **wire_fields(op.fields),
+        "contractID": contract_id,
+        "productID": product_id,
+        **tenant.charge_extras(),
+    }
 
 
-def product_create_body(op: Operation) -> dict[str, Any]:
-    return {name: value for name, value in op.fields.items() if value is not None}
+def product_create_body(op: Operation, tenant: TenantContext) -> dict[str, Any]:
+    fields = {name: value for name, value in op.fields.items() if value is not None}
+    return {**wire_fields(fields), **tenant.product_extras()}
 
 
 def update_body(op: Operation, autotask_id: int, product_id: int | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": autotask_id, **op.fields}
+    body: dict[str, Any] = {"id": autotask_id, **wire_fields(op.fields)}
     if "productID" in body and product_id is not None:
         body["productID"] = product_id
     return body
 
 
-def _subscription_of(op: Operation) -> str:
-    from billbridge.domain.records import ContractKey
-
-    assert isinstance(op.key, ContractKey)
-    return op.key.subscription_id
+def wire_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Field values as they go on the wire: a date-only field as noon UTC of its day."""
+    return {name: wire_date(v) if type(v) is date else v for name, v in fields.items()}
 
 
-def _date(value: object) -> date | None:
+def wire_date(day: date) -> datetime:
+    """Noon UTC: the same calendar day whether the tenant keeps the UTC date of an instant or
+    moves it to its own zone first (any zone within 12 hours of UTC), where midnight UTC is
+    the day before in every American zone."""
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+# A date-only field is read back as an instant near the start of its day: midnight UTC, the
+# tenant's local midnight in UTC (up to 12 hours either side) or the noon UTC billbridge
+# wrote. Shifting by just under 12 hours maps each of them to its own calendar day.
+_TO_DAY = timedelta(hours=11, minutes=59, seconds=59)
+
+
+def read_date(value: object) -> date | None:
+    """The calendar day of a date-only field as Autotask returns it."""
     if value is None or value == "":
         return None
-    return parse_date(str(value))
+    text = str(value).strip()
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return (parse_datetime(text) + _TO_DAY).date()
 
 
 def _int(value: object) -> int | None:

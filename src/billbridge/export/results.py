@@ -93,6 +93,8 @@ class RunResult:
     reports: tuple[ReportResult, ...]
     requests: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    error: str | None = None
+    """The exact text of the fatal error that stopped the run."""
 
     @property
     def summary(self) -> Summary:
@@ -108,15 +110,20 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything was done; 1 when a report failed or a conflict needs a person."""
+        """0 when everything was done; 1 when a report failed, a conflict needs a person or
+        a fatal error stopped the run."""
         summary = self.summary
-        return 1 if summary.failed_reports or summary.conflicts else 0
+        return 1 if summary.failed_reports or summary.conflicts or self.error else 0
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if self.run_id is not None:
             data["run_id"] = self.run_id
         data["summary"] = self.summary.to_json()
+        if self.error is not None:
+            data["error"] = self.error
+        if self.notes:
+            data["notes"] = list(self.notes)
         data["reports"] = [report.to_json() for report in self.reports]
         return data
 

@@ -17,6 +17,7 @@ def run_summary_json(run: RunSummary) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "requests": run.requests,
+        "error": run.error,
         "summary": {
             "created": run.created,
             "updated": run.updated,

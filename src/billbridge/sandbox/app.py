@@ -2,9 +2,25 @@
 
 One request goes: route (case-insensitive path) -> credentials -> request counted in the hourly
 window -> one of 3 thread slots of (integration code, endpoint) taken -> latency -> fault draw
--> handler (atomic, under the store's lock) -> slot released *before* the answer is sent, so a
-client that waits for its answer before sending the next request never trips the limit.
-`zoneInformation` and `VersionInformation` are answered without credentials, limits or faults.
+-> for writes: impersonation allowed?, write rules and write faults -> handler (atomic, under
+the store's lock) -> slot released *before* the answer is sent, so a client that waits for its
+answer before sending the next request never trips the limit. `zoneInformation` and
+`VersionInformation` are answered without credentials, limits or faults.
+
+Hooks for tests (on `SandboxRuntime`, i.e. `RunningSandbox.runtime`), deterministic:
+
+- `reject_writes(entity, predicate=None, text=None, *, times=None)`: matching writes are not
+  performed and answered 500 `{"errors": [text]}`, by default Autotask's opaque
+  `An unexpected error has occurred.  If the problem persists, please contact Autotask Support
+  and reference Error ID: N` (each with its own N); the rule's `texts` lists what was answered;
+- `slow_writes(entity, predicate=None, delay_ms=35_000, *, times=None)`: matching writes are
+  carried out only after `delay_ms` and answered after that, even if the client has given up
+  (it keeps its thread slot meanwhile, as a request still running in Autotask does);
+- `clear_write_rules()`. See `write_rules.py` for how rules match.
+
+`ImpersonationResourceId` is honoured on writes to entities whose model records the
+impersonator (`impersonatorCreatorResourceID`: Companies, Products); a write to any other
+entity with it is refused with Autotask's permission error. Reads ignore it.
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ from starlette.routing import Route as StarletteRoute
 from billbridge.sandbox import routes, schema, seed
 from billbridge.sandbox.errors import (
     GENERIC_500_BODY,
+    PERMISSION_MESSAGE,
     THREAD_LIMIT_MESSAGE,
     ZONE_UNKNOWN_MESSAGE,
     ApiError,
@@ -36,14 +53,25 @@ from billbridge.sandbox.limits import RequestLimits, endpoint_of
 from billbridge.sandbox.options import SandboxOptions
 from billbridge.sandbox.schema import EntityDef
 from billbridge.sandbox.store import Store
-from billbridge.sandbox.tenant import Page, Tenant, decode_token, encode_token, utcnow
+from billbridge.sandbox.tenant import (
+    FIRST_PAGE,
+    Page,
+    Tenant,
+    decode_token,
+    encode_token,
+    utcnow,
+)
 from billbridge.sandbox.wire import decode_json, encode_json
+from billbridge.sandbox.write_rules import WritePredicate, WriteRule, WriteRules
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/atservicesrest"
 API_VERSION = "V1.0"
 _ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
+_ACTIONS = {"POST": "create", "PATCH": "update", "PUT": "update", "DELETE": "delete"}
+DEFAULT_SLOW_MS = 35_000
+Handler = Callable[["Call"], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +122,9 @@ class SandboxRuntime:
     ) -> None:
         self.options = options
         self.store = Store(options.data)
-        self.tenant = Tenant(self.store, clock=clock or utcnow)
+        self.tenant = Tenant(self.store, clock=clock or utcnow, settings=options.tenant_settings())
+        self.write_rules = WriteRules()
+        self._background: set[asyncio.Task[Mapping[str, Any]]] = set()
         self.limits = RequestLimits(
             threshold=options.request_threshold,
             timeframe_minutes=options.request_timeframe_minutes,
@@ -102,7 +132,7 @@ class SandboxRuntime:
         )
         self.faults = FaultInjector(options.faults)
         self.latency_s = options.latency_ms / 1000.0
-        self._handlers: dict[str, Callable[[Call], Mapping[str, Any]]] = {
+        self._handlers: dict[str, Handler] = {
             routes.VERSION: self._version,
             routes.THRESHOLD: self._threshold,
             routes.ENTITY_INFORMATION_ALL: self._entity_information_all,
@@ -120,6 +150,36 @@ class SandboxRuntime:
 
     def close(self) -> None:
         self.store.close()
+
+    # -- hooks for tests -----------------------------------------------------------------------
+
+    def reject_writes(
+        self,
+        entity: str,
+        predicate: WritePredicate | None = None,
+        text: str | None = None,
+        *,
+        times: int | None = None,
+    ) -> WriteRule:
+        """Writes to `entity` matching `predicate` fail with 500 `text` (default: an opaque
+        Error ID text), not performed."""
+        return self.write_rules.add(WriteRule("reject", entity, predicate, text, times=times))
+
+    def slow_writes(
+        self,
+        entity: str,
+        predicate: WritePredicate | None = None,
+        delay_ms: int = DEFAULT_SLOW_MS,
+        *,
+        times: int | None = None,
+    ) -> WriteRule:
+        """Writes to `entity` matching `predicate` are carried out after `delay_ms`."""
+        return self.write_rules.add(
+            WriteRule("slow", entity, predicate, delay_ms=delay_ms, times=times)
+        )
+
+    def clear_write_rules(self) -> None:
+        self.write_rules.clear()
 
     # -- the pipeline --------------------------------------------------------------------------
 
@@ -155,6 +215,7 @@ class SandboxRuntime:
             await self._latency()
             limit = self.options.thread_limit
             raise ApiError.autotask(THREAD_LIMIT_MESSAGE.format(limit=limit))
+        released = False
         try:
             await self._latency()
             if not within_threshold:
@@ -194,12 +255,57 @@ class SandboxRuntime:
                 actor=actor,
                 impersonator=impersonator,
             )
-            answer = self._handlers[found.route.handler](call)
+            handler = self._handlers[found.route.handler]
+            delay_ms = self._write_checks(call, fault) if write else None
+            if delay_ms is None:
+                answer = handler(call)
+            else:
+                released = True  # the delayed write gives its slot back when it is done
+                answer = await self._carry_out_later(delay_ms, handler, call, code, endpoint)
             if fault == "lost":
                 return json_response(500, GENERIC_500_BODY)
             return json_response(200, answer)
         finally:
-            self.limits.release(code, endpoint)
+            if not released:
+                self.limits.release(code, endpoint)
+
+    def _write_checks(self, call: Call, fault: str | None) -> int | None:
+        """Refuse a write that must fail; the delay in ms of a write that is slow, else None."""
+        entity = call.route.entity
+        if (
+            call.impersonator is not None
+            and call.entity.field("impersonatorCreatorResourceID") is None
+        ):
+            raise ApiError.autotask(PERMISSION_MESSAGE.format(action=_ACTIONS[call.method]))
+        if fault == "opaque500":
+            raise ApiError.autotask(self.write_rules.opaque_text())
+        caught = self.write_rules.match(entity, call.body)
+        if caught is not None:
+            rule, text = caught
+            if text is not None:
+                raise ApiError.autotask(text)
+            return rule.delay_ms
+        if fault == "slow" and self.faults.spec is not None:
+            return self.faults.spec.slow_ms
+        return None
+
+    async def _carry_out_later(
+        self, delay_ms: int, handler: Handler, call: Call, code: str, endpoint: str
+    ) -> Mapping[str, Any]:
+        """Run `handler` after `delay_ms` in a task of its own, so that a client giving up
+        (its request cancelled or its connection closed) does not stop the write."""
+
+        async def later() -> Mapping[str, Any]:
+            try:
+                await asyncio.sleep(delay_ms / 1000.0)
+                return handler(call)
+            finally:
+                self.limits.release(code, endpoint)
+
+        task = asyncio.ensure_future(later())
+        self._background.add(task)
+        task.add_done_callback(_forget(self._background))
+        return await asyncio.shield(task)
 
     async def _latency(self) -> None:
         if self.latency_s > 0:
@@ -280,7 +386,7 @@ class SandboxRuntime:
     def _query(self, call: Call) -> Mapping[str, Any]:
         spec = self._spec(call)
         page = self.tenant.query(call.entity, spec)
-        return self._page(call, call.entity, spec, page, after=0, previous=[])
+        return self._page(call, call.entity, spec, page, after=FIRST_PAGE, previous=[])
 
     def _count(self, call: Call) -> Mapping[str, Any]:
         return {"queryCount": self.tenant.count(call.entity, self._spec(call))}
@@ -360,7 +466,7 @@ class SandboxRuntime:
                 {"filter": [{"op": "eq", "field": parent.field, "value": parent_id}]}
             )
             page = self.tenant.query(definition, spec)
-            return self._page(call, definition, spec, page, after=0, previous=[])
+            return self._page(call, definition, spec, page, after=FIRST_PAGE, previous=[])
         if call.method == "POST":
             item_id = self.tenant.create(
                 definition,
@@ -390,6 +496,17 @@ class SandboxRuntime:
         if record is not None and record.get(parent.field) != parent_id:
             record = None
         return {"item": None if record is None else self.tenant.render(definition, record)}
+
+
+def _forget(
+    tasks: set[asyncio.Task[Mapping[str, Any]]],
+) -> Callable[[asyncio.Task[Mapping[str, Any]]], None]:
+    def done(task: asyncio.Task[Mapping[str, Any]]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.info("a delayed write failed after its client had gone: %s", task.exception())
+
+    return done
 
 
 def create_app(

@@ -65,9 +65,13 @@ class _ForegroundServer(uvicorn.Server):
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket. Its protocol must be IPPROTO_TCP: accepted sockets inherit it,
+    and asyncio sets TCP_NODELAY only on sockets whose protocol says TCP; without it every
+    answer whose body uvicorn writes separately waits ~40 ms for the client's delayed ACK."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock
 
@@ -84,15 +88,56 @@ def sandbox(
     faults: str | None = typer.Option(
         None,
         "--faults",
-        help="e.g. error500=0.05,lost=0.02,throttle=0.02,seed=7 (also retry_after=SECONDS).",
+        help="e.g. error500=0.05,lost=0.02,throttle=0.02,seed=7; also opaque500=P, slow=P, "
+        "slow_ms=N, retry_after=SECONDS.",
+    ),
+    timezone: str = typer.Option(
+        "America/New_York", "--timezone", help="The tenant's time zone (IANA name)."
+    ),
+    date_reading: str = typer.Option(
+        "convert",
+        "--date-reading",
+        help="How date-only fields keep an instant: convert (its day in --timezone) or "
+        "keep (its day in UTC).",
+    ),
+    require: list[str] = typer.Option(
+        [],
+        "--require",
+        help="A field the tenant requires, ENTITY.FIELD (a field or UDF name); repeatable.",
+    ),
+    keep_empty_udfs: bool = typer.Option(
+        False, "--keep-empty-udfs", help="Send userDefinedFields even when no UDF has a value."
+    ),
+    procurement: bool = typer.Option(False, "--procurement", help="The Procurement module is on."),
+    no_cost_permission: bool = typer.Option(
+        False, "--no-cost-permission", help="The API user may not see costs."
+    ),
+    precision: int = typer.Option(
+        4, "--precision", min=0, max=10, help="Decimals kept of unit prices and quantities."
     ),
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C or SIGTERM."""
     if ctx.invoked_subcommand is not None:
         return
-    options = SandboxOptions(
-        host=host, port=port, data=data, latency_ms=latency_ms, faults=_faults(faults)
-    )
+    if date_reading not in ("convert", "keep"):
+        raise typer.BadParameter("use convert or keep", param_hint="'--date-reading'")
+    try:
+        options = SandboxOptions(
+            host=host,
+            port=port,
+            data=data,
+            latency_ms=latency_ms,
+            faults=_faults(faults),
+            timezone=timezone,
+            date_reading="keep" if date_reading == "keep" else "convert",
+            required_fields=tuple(require),
+            keep_empty_udfs=keep_empty_udfs,
+            procurement=procurement,
+            cost_permission=not no_cost_permission,
+            precision=precision,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     try:
         config = uvicorn_config(options)
     except StoreError as exc:
@@ -112,6 +157,7 @@ def sandbox(
     typer.echo(f"  secret           = {SECRET}")
     typer.echo(f"  integration_code = {INTEGRATION_CODE}")
     typer.echo(f"  data             = {data if data else 'memory (lost on exit)'}")
+    typer.echo(f"  tenant           = {_describe(options)}")
     if latency_ms or options.faults:
         typer.echo(f"  latency {latency_ms} ms, faults {options.faults or 'none'}")
     typer.echo("Stop with Ctrl-C.")
@@ -120,17 +166,34 @@ def sandbox(
     typer.echo("Sandbox stopped.")
 
 
+def _describe(options: SandboxOptions) -> str:
+    parts = [options.timezone, f"dates {options.date_reading}", f"precision {options.precision}"]
+    if options.procurement:
+        parts.append("procurement")
+    if not options.cost_permission:
+        parts.append("no cost permission")
+    if options.keep_empty_udfs:
+        parts.append("empty UDFs kept")
+    parts += [f"requires {spec}" for spec in options.required_fields]
+    return ", ".join(parts)
+
+
 @app.command("approve-and-post")
 def approve_and_post_command(
     data: Path = typer.Option(..., "--data", help="The sandbox's SQLite data file."),
     through: str | None = typer.Option(
         None, "--through", help="Only charges purchased on or before this date (YYYY-MM-DD)."
     ),
+    edit_description: str | None = typer.Option(
+        None,
+        "--edit-description",
+        help="Change each posted charge's description to TEXT, as a person may while posting.",
+    ),
 ) -> None:
     """Mark the sandbox's unbilled charges billed (isBilled), as Autotask's Approve & Post."""
     cutoff = _date(through)
     try:
-        count = approve_and_post(data, cutoff)
+        count = approve_and_post(data, cutoff, edit_description=edit_description)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -13,6 +13,20 @@ THREAD_LIMIT_MESSAGE = (
     "requests. (Itgenatr005)"
 )
 ZONE_UNKNOWN_MESSAGE = "Zone information could not be determined"
+#: Autotask's answer to a write that fails inside it, without saying why (KelvinTegelaar/
+#: AutotaskAPI issue 25: "Error ID: 1166"; Anteris-Dev/autotask-client issue 24, two spaces).
+OPAQUE_MESSAGE = (
+    "An unexpected error has occurred.  If the problem persists, please contact Autotask "
+    "Support and reference Error ID: {error_id}"
+)
+PERMISSION_MESSAGE = (
+    "The logged in Resource does not have the adequate permissions to {action} this entity type."
+)
+
+
+def opaque_message(error_id: int) -> str:
+    """The opaque 500 text with its error id."""
+    return OPAQUE_MESSAGE.format(error_id=error_id)
 
 
 class ApiError(Exception):

@@ -7,8 +7,11 @@
   must avoid by validating operators itself;
 - an unknown field is `Unable to find {field} in the {Entity} Entity`; more than one UDF per
   query, or a non-boolean value for a boolean field, is an error;
-- string comparisons ignore case (SQL Server's default collation); a null field matches
-  only `notExist` (SQL's three-valued logic).
+- string comparisons ignore case (SQL Server's default collation, `SQL_Latin1_General_CP1_CI_AS`)
+  in every operator, UDF filters included, and equality ignores trailing spaces as SQL Server's
+  does (`'abc' = 'abc '`); a null field matches only `notExist` (SQL's three-valued logic);
+- a date-only field compares as the instant it reads back as (its day's midnight in the zone
+  the tenant read it in), the filter's value read as a written value is.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from billbridge.sandbox.errors import ApiError
@@ -24,6 +28,7 @@ from billbridge.sandbox.wire import coerce
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
+DayInstant = Callable[[date], datetime]
 
 MAX_RECORDS = 500
 OPERATORS = frozenset(
@@ -97,16 +102,28 @@ def unknown_field(name: object, definition: EntityDef) -> ApiError:
     return ApiError.autotask(f"Unable to find {name} in the {definition.internal} Entity")
 
 
-def compile_filters(definition: EntityDef, items: list[Any]) -> Predicate:
-    """One predicate for the AND of `items`; raises `ApiError` like Autotask would."""
+def compile_filters(
+    definition: EntityDef, items: list[Any], day_instant: DayInstant | None = None
+) -> Predicate:
+    """One predicate for the AND of `items`; raises `ApiError` like Autotask would.
+
+    `day_instant` gives the instant a date-only field's kept day compares as (default: its
+    midnight in UTC)."""
     udfs: set[str] = set()
-    predicates = [p for p in (_compile(definition, item, udfs) for item in items) if p]
+    instant = day_instant or _utc_midnight
+    predicates = [p for p in (_compile(definition, item, udfs, instant) for item in items) if p]
     if len(udfs) > 1:
         raise ApiError.autotask("You can only query by one user-defined field at a time.")
     return lambda record: all(p(record) for p in predicates)
 
 
-def _compile(definition: EntityDef, item: object, udfs: set[str]) -> Predicate | None:
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _compile(
+    definition: EntityDef, item: object, udfs: set[str], day_instant: DayInstant
+) -> Predicate | None:
     if not isinstance(item, dict):
         raise ApiError.autotask("A filter must be a JSON object.")
     keys = _ci(item)
@@ -115,7 +132,9 @@ def _compile(definition: EntityDef, item: object, udfs: set[str]) -> Predicate |
         children_raw = keys.get("items") or []
         if not isinstance(children_raw, list):
             raise ApiError.autotask(f"The items of an '{op}' filter must be a list.")
-        children = [p for p in (_compile(definition, c, udfs) for c in children_raw) if p]
+        children = [
+            p for p in (_compile(definition, c, udfs, day_instant) for c in children_raw) if p
+        ]
         if not children:
             return None
         if op == "and":
@@ -145,8 +164,16 @@ def _compile(definition: EntityDef, item: object, udfs: set[str]) -> Predicate |
         data_type = field.type
         field_name = field.name
 
-        def getter(record: Record) -> Any:
-            return record.get(field_name)
+        if field.date_only:
+
+            def getter(record: Record) -> Any:
+                day = record.get(field_name)
+                return day_instant(day) if isinstance(day, date) else day
+
+        else:
+
+            def getter(record: Record) -> Any:
+                return record.get(field_name)
 
     if op in ("exist", "notexist"):
         wanted = op == "exist"
@@ -166,7 +193,7 @@ def _comparison(op: str, getter: Callable[[Record], Any], target: Any) -> Predic
     if target is None:
         return lambda record: False
     key = _key(target)
-    text = str(key)
+    text = _like_text(target)
 
     def test(record: Record) -> bool:
         value = getter(record)
@@ -188,13 +215,19 @@ def _comparison(op: str, getter: Callable[[Record], Any], target: Any) -> Predic
                 return bool(left <= key)
         except TypeError:
             return False
+        subject = _like_text(value)
         if op == "beginswith":
-            return str(left).startswith(text)
+            return subject.startswith(text)
         if op == "endswith":
-            return str(left).endswith(text)
-        return text in str(left)  # contains
+            return subject.endswith(text)
+        return text in subject  # contains
 
     return test
+
+
+def _like_text(value: Any) -> str:
+    """What LIKE patterns match against: without case, trailing spaces kept."""
+    return str(value).casefold()
 
 
 def _present(value: object) -> bool:
@@ -202,7 +235,8 @@ def _present(value: object) -> bool:
 
 
 def _key(value: Any) -> Any:
-    return value.casefold() if isinstance(value, str) else value
+    """What a value compares as: strings without case and without trailing spaces."""
+    return value.rstrip(" ").casefold() if isinstance(value, str) else value
 
 
 def _value(data_type: str, value: object, field_name: str) -> Any:

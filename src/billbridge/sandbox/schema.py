@@ -46,6 +46,10 @@ class FieldDef:
     length: int = 0
     picklist: tuple[Pick, ...] = ()
     reference: str = ""  # the referenced entity's route name, e.g. "Companies"
+    #: A `datetime` on the wire whose UI shows a date only: the tenant keeps a calendar day.
+    date_only: bool = False
+    #: A cost: hidden (null, writes ignored) without the cost permission.
+    cost: bool = False
 
     @property
     def is_picklist(self) -> bool:
@@ -127,8 +131,10 @@ def _f(
     length: int = 0,
     picks: tuple[Pick, ...] = (),
     ref: str = "",
+    date: bool = False,
+    cost: bool = False,
 ) -> FieldDef:
-    return FieldDef(name, type_, req, ro, length, picks, ref)
+    return FieldDef(name, type_, req, ro, length, picks, ref, date, cost)
 
 
 def _picks(*entries: tuple[int, str] | Pick) -> tuple[Pick, ...]:
@@ -308,8 +314,8 @@ CONTRACTS = EntityDef(
         _f("contractPeriodType", INTEGER, picks=CONTRACT_PERIOD_TYPE),
         _f("contractType", INTEGER, req=True, picks=CONTRACT_TYPE),
         _f("description", STRING, length=2000),
-        _f("endDate", DATETIME, req=True),
-        _f("estimatedCost", DOUBLE),
+        _f("endDate", DATETIME, req=True, date=True),
+        _f("estimatedCost", DOUBLE, cost=True),
         _f("estimatedHours", DOUBLE),
         _f("estimatedRevenue", DOUBLE),
         _f("exclusionContractID", LONG),
@@ -326,7 +332,7 @@ CONTRACTS = EntityDef(
         _f("serviceLevelAgreementID", INTEGER, picks=SERVICE_LEVEL_AGREEMENT),
         _f("setupFee", DOUBLE),
         _f("setupFeeBillingCodeID", LONG, ref="BillingCodes"),
-        _f("startDate", DATETIME, req=True),
+        _f("startDate", DATETIME, req=True, date=True),
         _f("status", INTEGER, req=True, picks=CONTRACT_STATUS),
         _f("timeReportingRequiresStartAndStopTimes", INTEGER, req=True, picks=TIME_REPORTING),
     ),
@@ -347,9 +353,9 @@ CONTRACT_CHARGES = EntityDef(
         _f("contractServiceID", LONG),
         _f("createDate", DATETIME, ro=True),
         _f("creatorResourceID", LONG, ro=True, ref="Resources"),
-        _f("datePurchased", DATETIME, req=True),
+        _f("datePurchased", DATETIME, req=True, date=True),
         _f("description", STRING, length=2000),
-        _f("extendedCost", DOUBLE, ro=True),
+        _f("extendedCost", DOUBLE, ro=True, cost=True),
         _f("internalCurrencyBillableAmount", DOUBLE, ro=True),
         _f("internalCurrencyUnitPrice", DOUBLE, ro=True),
         _f("internalPurchaseOrderNumber", STRING, length=50),
@@ -363,7 +369,7 @@ CONTRACT_CHARGES = EntityDef(
         _f("status", LONG, picks=CHARGE_STATUS),
         _f("statusLastModifiedBy", LONG, ro=True, ref="Resources"),
         _f("statusLastModifiedDate", DATETIME, ro=True),
-        _f("unitCost", DOUBLE),
+        _f("unitCost", DOUBLE, cost=True),
         _f("unitPrice", DOUBLE),
         _f("unitQuantity", DOUBLE, req=True),
     ),
@@ -402,7 +408,7 @@ PRODUCTS = EntityDef(
         _f("productBillingCodeID", INTEGER, req=True, ref="BillingCodes"),
         _f("productCategory", INTEGER, picks=PRODUCT_CATEGORY),
         _f("sku", STRING, length=50),
-        _f("unitCost", DOUBLE),
+        _f("unitCost", DOUBLE, cost=True),
         _f("unitPrice", DOUBLE),
         _f("vendorProductNumber", STRING, length=50),
     ),
@@ -425,7 +431,7 @@ BILLING_CODES = EntityDef(
         _f("markupRate", DOUBLE, ro=True),
         _f("name", STRING, ro=True, length=200),
         _f("taxCategoryID", INTEGER, ro=True),
-        _f("unitCost", DOUBLE, ro=True),
+        _f("unitCost", DOUBLE, ro=True, cost=True),
         _f("unitPrice", DOUBLE, ro=True),
         _f("useType", INTEGER, ro=True, picks=BILLING_CODE_USE_TYPE),
     ),
@@ -450,10 +456,10 @@ RESOURCES = EntityDef(
         _f("firstName", STRING, req=True, length=50),
         _f("gender", STRING, length=1),
         _f("greeting", INTEGER),
-        _f("hireDate", DATETIME),
+        _f("hireDate", DATETIME, date=True),
         _f("homePhone", STRING, length=25),
         _f("initials", STRING, length=3),
-        _f("internalCost", DOUBLE),
+        _f("internalCost", DOUBLE, cost=True),
         _f("isActive", BOOLEAN),
         _f("lastName", STRING, req=True, length=50),
         _f("licenseType", INTEGER, ro=True, picks=LICENSE_TYPE),

@@ -2,8 +2,10 @@
 
 Resources (an administrator and the API user), billing codes (material codes for Microsoft
 licensing, Azure and Marketplace, one inactive material code, a work type and a recurring
-service code). Companies, contracts, charges and products are created through the API, as on a
-real tenant. Picklists and UDF definitions are part of the schema (`schema.py`).
+service code), and company 0: the tenant's own organization, which every Autotask instance has
+("your local organization", created with the instance, id 0). Other companies, contracts,
+charges and products are created through the API, as on a real tenant. Picklists and UDF
+definitions are part of the schema (`schema.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ INTEGRATION_CODE: Final = "BILLBRIDGE-SANDBOX"
 
 ADMIN_RESOURCE_ID: Final = 29682885
 API_RESOURCE_ID: Final = 29682886
+OWN_COMPANY_ID: Final = 0
+OWN_COMPANY_NAME: Final = "Sandbox MSP"
 
 RESOURCES: Final[list[dict[str, Any]]] = [
     {
@@ -80,6 +84,32 @@ BILLING_CODES: Final[list[dict[str, Any]]] = [
     _code(29682807, "Managed Services", 5, description="Recurring contract service"),
     _code(29682808, "Internal Meetings", 3, description="Internal time"),
 ]
+
+
+def own_company(now: datetime) -> dict[str, Any]:
+    """Company 0, the MSP's own organization (it cannot be made inactive; what is billed to
+    it never reaches Approve & Post)."""
+    return {
+        "id": OWN_COMPANY_ID,
+        "companyName": OWN_COMPANY_NAME,
+        "companyNumber": "0",
+        "companyType": 1,
+        "phone": "+1 555 0100",
+        "ownerResourceID": ADMIN_RESOURCE_ID,
+        "address1": "1 Sandbox Way",
+        "city": "New York",
+        "state": "NY",
+        "postalCode": "10001",
+        "isActive": True,
+        "isClientPortalActive": False,
+        "isSample": False,
+        "isTaskFireActive": False,
+        "billToAddressToUse": 1,
+        "createDate": now,
+        "createdByResourceID": ADMIN_RESOURCE_ID,
+        "lastActivityDate": now,
+        "lastTrackedModifiedDateTime": now,
+    }
 
 
 def seed_records(now: datetime) -> dict[str, list[dict[str, Any]]]:

@@ -111,13 +111,17 @@ def start_in_background(options: SandboxOptions | None = None) -> RunningSandbox
     return RunningSandbox(options or SandboxOptions(port=0))
 
 
-def approve_and_post(data: Path, through: date | None = None) -> int:
+def approve_and_post(
+    data: Path, through: date | None = None, *, edit_description: str | None = None
+) -> int:
     """Mark the charges of the tenant in `data` purchased on or before `through` (default:
-    all) billed, as Autotask's Approve & Post does; returns how many were marked."""
+    all) billed, as Autotask's Approve & Post does; returns how many were marked. The tenant's
+    settings are those it was last served with (Procurement holds charges back).
+    `edit_description`: the text a person typed over each posted charge's description."""
     if not data.exists():
         raise StoreError(f"{data}: no such sandbox data file")
     store = Store(data)
     try:
-        return Tenant(store).approve_and_post(through)
+        return Tenant(store).approve_and_post(through, edit_description=edit_description)
     finally:
         store.close()

@@ -15,8 +15,12 @@ read-only properties ignored), then validate like Autotask, answering HTTP 500
 - PATCH changes only the given fields (an explicit null clears one); PUT sets every writable
   field, missing ones to null.
 
-The API rounds charge quantities and prices; Autotask's precision is unknown (reference
-§5.2), the sandbox keeps 4 decimals.
+The tenant's settings (`settings.TenantSettings`) shape what it keeps: date-only fields are
+kept as calendar days read in the tenant's zone (or in UTC) and read back as that day's
+midnight; unit prices, costs and quantities are rounded to the tenant's precision (4 by
+default; Autotask's is not documented, reference §5.2); without the cost permission cost fields
+read null and writes to them are ignored; a tenant's own required fields are enforced on
+create; records without any UDF value carry no `userDefinedFields` key.
 """
 
 from __future__ import annotations
@@ -26,19 +30,33 @@ import binascii
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from billbridge.sandbox import schema, seed
 from billbridge.sandbox.errors import ApiError, no_matching_record
 from billbridge.sandbox.filters import QuerySpec, compile_filters, unknown_field
 from billbridge.sandbox.schema import DATETIME, DOUBLE, EntityDef, FieldDef
+from billbridge.sandbox.settings import TenantSettings
 from billbridge.sandbox.store import Store
-from billbridge.sandbox.wire import Double, coerce
+from billbridge.sandbox.wire import Double, SqlConversionError, coerce
 
 Record = dict[str, Any]
 UDF_KEY = "@udf"
-FOUR_PLACES = Decimal("0.0001")
+SETTINGS_KEY = "tenant_settings"
+#: Unit fields rounded to the tenant's precision, per entity.
+UNIT_FIELDS = {
+    "ContractCharges": ("unitQuantity", "unitCost", "unitPrice"),
+    "Products": ("unitCost", "unitPrice", "msrp"),
+}
+#: decimal(18,4) columns hold less than 10^14 (SQL Server's overflow beyond).
+MONEY_LIMIT = Decimal(10) ** 14
+OVERFLOW_MESSAGE = "Arithmetic overflow error converting numeric to data type numeric."
+RECURRING_SERVICE = 7
+PERIOD_TYPE_MESSAGE = "Contracts of type 7 (Recurring Services) require a ContractPeriodType."
+CHARGE_STATUS_FULFILLED = 5
+#: The paging cursor of a first page: below every id (company 0 included).
+FIRST_PAGE = -1
 #: Contract types on which charges cannot be created (reference §5.2, ContractCharges rules).
 NO_CHARGE_CONTRACT_TYPES = {4: "Block Hours", 6: "Retainer", 8: "Per Ticket"}
 
@@ -59,24 +77,50 @@ class Page:
 class Tenant:
     """One Autotask tenant over a `Store`; every method is atomic and thread-safe."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        settings: TenantSettings | None = None,
+    ) -> None:
+        """`settings` None: those kept in the store (else the defaults)."""
         self.store = store
         self.clock = clock
         with store.transaction():
+            if settings is None:
+                kept = store.meta(SETTINGS_KEY)
+                settings = TenantSettings() if kept is None else TenantSettings.from_json(kept)
+            else:
+                store.set_meta(SETTINGS_KEY, settings.to_json())
+            self.settings = settings
             if store.meta("seeded") is None:
                 self._seed()
                 store.set_meta("seeded", self.clock().isoformat())
+            self._seed_own_company()
 
     def _seed(self) -> None:
         for name, records in seed.seed_records(self.clock()).items():
             definition = _definition(name)
             for raw in records:
-                record = self._blank(definition)
-                record.update(raw)
-                self._save(definition, record)
+                self._save_seeded(definition, raw)
             top = max(int(r["id"]) for r in records)
             while self.store.next_id(definition.name, definition.id_start) <= top:
                 pass
+
+    def _seed_own_company(self) -> None:
+        """Company 0, the tenant's own (also added to data files made before it was seeded)."""
+        if self.store.load(schema.COMPANIES.name, seed.OWN_COMPANY_ID) is None:
+            self._save_seeded(schema.COMPANIES, seed.own_company(self.clock()))
+
+    def _save_seeded(self, definition: EntityDef, raw: dict[str, Any]) -> None:
+        record = self._blank(definition)
+        record.update(raw)
+        for f in definition.fields:
+            value = record.get(f.name)
+            if f.date_only and isinstance(value, datetime):
+                record[f.name] = self.settings.calendar_day(value)
+        self._save(definition, record)
 
     # -- storage -------------------------------------------------------------------------------
 
@@ -95,6 +139,8 @@ class Tenant:
                 stored[f.name] = None
             elif f.type == DOUBLE:
                 stored[f.name] = str(value)
+            elif f.date_only:
+                stored[f.name] = value.isoformat()
             elif f.type == DATETIME:
                 stored[f.name] = value.astimezone(UTC).isoformat()
             else:
@@ -110,6 +156,8 @@ class Tenant:
             value = stored.get(f.name)
             if value is not None and f.type == DOUBLE:
                 value = Double(value)
+            elif value is not None and f.date_only:
+                value = _stored_day(value)
             elif value is not None and f.type == DATETIME:
                 value = datetime.fromisoformat(value)
             record[f.name] = value
@@ -130,9 +178,9 @@ class Tenant:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def query(self, definition: EntityDef, spec: QuerySpec, *, after: int = 0) -> Page:
+    def query(self, definition: EntityDef, spec: QuerySpec, *, after: int = FIRST_PAGE) -> Page:
         """The page of matching records with id > `after`, ordered by id."""
-        predicate = compile_filters(definition, spec.filters)
+        predicate = compile_filters(definition, spec.filters, self.settings.day_instant)
         self.check_include(definition, spec.include_fields)
         matched: list[Record] = []
         has_more = False
@@ -147,7 +195,7 @@ class Tenant:
         return Page(matched, has_more, last)
 
     def count(self, definition: EntityDef, spec: QuerySpec) -> int:
-        predicate = compile_filters(definition, spec.filters)
+        predicate = compile_filters(definition, spec.filters, self.settings.day_instant)
         return sum(1 for record in self.all(definition) if predicate(record))
 
     @staticmethod
@@ -156,20 +204,30 @@ class Tenant:
             if definition.field(name) is None and definition.udf(name) is None:
                 raise unknown_field(name, definition)
 
-    @staticmethod
     def render(
-        definition: EntityDef, record: Record, include: list[str] | None = None
+        self, definition: EntityDef, record: Record, include: list[str] | None = None
     ) -> dict[str, Any]:
-        """The wire form: every field (null when empty) and the UDFs as name/value pairs."""
+        """The wire form: every field (null when empty) and the UDFs as name/value pairs.
+
+        A date-only field reads as the midnight of its day; a cost field without the cost
+        permission reads null; `userDefinedFields` is absent when no UDF has a value.
+        """
+        settings = self.settings
         wanted = None if include is None else {name.casefold() for name in include}
         item: dict[str, Any] = {}
         for f in definition.fields:
             if wanted is None or f.name.casefold() in wanted:
-                item[f.name] = record.get(f.name)
+                value = record.get(f.name)
+                if f.cost and not settings.cost_permission:
+                    value = None
+                elif f.date_only and isinstance(value, date):
+                    value = settings.day_instant(value)
+                item[f.name] = value
         if definition.udfs is not None:
             udfs = [u for u in definition.udfs if wanted is None or u.name.casefold() in wanted]
-            if wanted is None or udfs:
-                values = record.get(UDF_KEY) or {}
+            values = record.get(UDF_KEY) or {}
+            valued = any(_present(values.get(u.name)) for u in udfs)
+            if (wanted is None or udfs) and (valued or settings.keep_empty_udfs):
                 item["userDefinedFields"] = [
                     {"name": u.name, "value": values.get(u.name)} for u in udfs
                 ]
@@ -200,7 +258,7 @@ class Tenant:
                 values[definition.parent.field] = parent_id
             now = self.clock()
             errors = self._prepare(definition, record, None, set(values), actor, impersonator, now)
-            errors += self._validate(definition, record, set(values), udfs)
+            errors += self._validate(definition, record, set(values), udfs, creating=True)
             if errors:
                 raise ApiError.autotask(*dict.fromkeys(errors))
             record["id"] = self.store.next_id(definition.name, definition.id_start)
@@ -247,7 +305,7 @@ class Tenant:
                 record[UDF_KEY].update(udfs)
             now = self.clock()
             errors = self._prepare(definition, record, existing, changed, actor, None, now)
-            errors += self._validate(definition, record, changed, udfs)
+            errors += self._validate(definition, record, changed, udfs, creating=False)
             if errors:
                 raise ApiError.autotask(*dict.fromkeys(errors))
             self._save(definition, record)
@@ -269,23 +327,47 @@ class Tenant:
             self.store.delete(definition.name, item_id)
             return item_id
 
-    def approve_and_post(self, through: date | None = None) -> int:
-        """Mark unbilled charges purchased on or before `through` (default: all) billed."""
+    def approve_and_post(
+        self, through: date | None = None, *, edit_description: str | None = None
+    ) -> int:
+        """Mark unbilled charges purchased on or before `through` (default: all) billed, as
+        Approve & Post does; returns how many. Every other field is kept as it was, except
+        `description` when `edit_description` is given (a person editing it while posting).
+        With the Procurement module on, a charge of a product that needs procurement is not
+        offered until it is fulfilled (status Delivered/Fulfilled). Charges on contracts of
+        company 0, the tenant's own, are never offered."""
         definition = schema.CONTRACT_CHARGES
         count = 0
         with self.store.transaction():
+            own = {
+                c["id"]
+                for c in self.all(schema.CONTRACTS)
+                if c.get("companyID") == seed.OWN_COMPANY_ID
+            }
             for record in self.all(definition):
-                if record.get("isBilled"):
+                if record.get("isBilled") or self.awaits_fulfilment(record):
                     continue
+                if record.get("contractID") in own:
+                    continue  # what is billed to yourself never reaches Approve & Post
                 purchased = record.get("datePurchased")
-                if through is not None and (
-                    purchased is None or purchased.astimezone(UTC).date() > through
-                ):
+                if through is not None and (purchased is None or purchased > through):
                     continue
                 record["isBilled"] = True
+                if edit_description is not None:
+                    record["description"] = edit_description
                 self._save(definition, record)
                 count += 1
         return count
+
+    def awaits_fulfilment(self, charge: Record) -> bool:
+        """True when Procurement holds `charge` back from Approve & Post."""
+        if not self.settings.procurement or charge.get("status") == CHARGE_STATUS_FULFILLED:
+            return False
+        product_id = charge.get("productID")
+        if not isinstance(product_id, int):
+            return False
+        product = self.get(schema.PRODUCTS, product_id)
+        return product is not None and product.get("doesNotRequireProcurement") is not True
 
     # -- binding and validation ----------------------------------------------------------------
 
@@ -307,10 +389,20 @@ class Tenant:
             f = definition.field(name)
             if f is None or f.read_only:
                 continue
+            if f.cost and not self.settings.cost_permission:
+                continue  # Autotask ignores what the user may not see
             try:
-                values[f.name] = coerce(f.type, raw, f.name)
+                value = coerce(f.type, raw, f.name)
+            except SqlConversionError as exc:
+                raise ApiError.autotask(str(exc)) from None
             except ValueError as exc:
                 errors.append(str(exc))
+                continue
+            if isinstance(value, Decimal) and abs(value) >= MONEY_LIMIT:
+                raise ApiError.autotask(OVERFLOW_MESSAGE)
+            if f.date_only and isinstance(value, datetime):
+                value = self.settings.calendar_day(value)
+            values[f.name] = value
         if errors:
             raise ApiError.autotask(*errors)
         return values, udfs
@@ -348,18 +440,29 @@ class Tenant:
         record: Record,
         changed: set[str],
         udfs: dict[str, str | None],
+        *,
+        creating: bool,
     ) -> list[str]:
+        """Required fields (Autotask's always, the tenant's own on create or when changed),
+        then the values changed."""
         errors: list[str] = []
         for f in definition.fields:
             value = record.get(f.name)
-            if f.required and (value is None or (isinstance(value, str) and not value.strip())):
+            required = f.required or (
+                self.settings.requires(definition.name, f.name) and (creating or f.name in changed)
+            )
+            if required and not _present(value):
                 errors.append(f"Missing Required Field: {f.name}.")
                 continue
             if value is None or f.name not in changed:
                 continue
             errors += self._check_value(f, value)
+        values = record.get(UDF_KEY) or {}
         for udf in definition.udfs or ():
-            if udf.required and not (record.get(UDF_KEY) or {}).get(udf.name):
+            required = udf.required or (
+                self.settings.requires(definition.name, udf.name) and (creating or udf.name in udfs)
+            )
+            if required and not _present(values.get(udf.name)):
                 errors.append(f"Missing Required Field: {udf.name}.")
         return errors
 
@@ -400,7 +503,7 @@ class Tenant:
         if definition is schema.COMPANIES:
             return self._prepare_company(record, existing, actor, impersonator, now)
         if definition is schema.CONTRACTS:
-            return self._prepare_contract(record, existing, now)
+            return self._prepare_contract(record, existing, changed, now)
         if definition is schema.CONTRACT_CHARGES:
             return self._prepare_charge(record, existing, changed, actor, now)
         if definition is schema.PRODUCTS:
@@ -425,6 +528,8 @@ class Tenant:
             for flag in ("isClientPortalActive", "isSample", "isTaskFireActive"):
                 record[flag] = False
         record["lastTrackedModifiedDateTime"] = now
+        if record.get("id") == seed.OWN_COMPANY_ID and record.get("isActive") is False:
+            return ["Your local organization cannot be inactivated."]
         owner = record.get("ownerResourceID")
         if isinstance(owner, int):
             resource = self.get(schema.RESOURCES, owner)
@@ -433,7 +538,9 @@ class Tenant:
         return []
 
     @staticmethod
-    def _prepare_contract(record: Record, existing: Record | None, now: datetime) -> list[str]:
+    def _prepare_contract(
+        record: Record, existing: Record | None, changed: set[str], now: datetime
+    ) -> list[str]:
         if existing is None:
             if record.get("isDefaultContract") is None:
                 record["isDefaultContract"] = False
@@ -442,10 +549,17 @@ class Tenant:
         for money in ("overageBillingRate", "setupFee"):
             internal = "internalCurrency" + money[0].upper() + money[1:]
             record[internal] = record.get(money)
+        errors: list[str] = []
+        if (
+            record.get("contractType") == RECURRING_SERVICE
+            and record.get("contractPeriodType") is None
+            and (existing is None or {"contractType", "contractPeriodType"} & changed)
+        ):
+            errors.append(PERIOD_TYPE_MESSAGE)
         start, end = record.get("startDate"), record.get("endDate")
-        if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
-            return ["The contract's endDate must be on or after its startDate."]
-        return []
+        if isinstance(start, date) and isinstance(end, date) and end < start:
+            errors.append("The contract's endDate must be on or after its startDate.")
+        return errors
 
     def _prepare_charge(
         self,
@@ -471,9 +585,7 @@ class Tenant:
             errors.append("ContractCharge must have either a productID or billingCodeID.")
         if "billingCodeID" in changed:
             errors += self._material_code("billingCodeID", record.get("billingCodeID"))
-        for name in ("unitQuantity", "unitCost", "unitPrice"):
-            if record.get(name) is not None:
-                record[name] = Double(record[name].quantize(FOUR_PLACES, ROUND_HALF_UP))
+        self._round_units("ContractCharges", record)
         if record.get("unitPrice") is None:
             record["unitPrice"] = self._default_price(record)
         if existing is None:
@@ -486,11 +598,22 @@ class Tenant:
             record["statusLastModifiedBy"] = actor
             record["statusLastModifiedDate"] = now
         quantity, price, cost = (record.get(n) for n in ("unitQuantity", "unitPrice", "unitCost"))
-        record["billableAmount"] = _product(quantity, price)
-        record["extendedCost"] = _product(quantity, cost)
+        record["billableAmount"] = self._amount(quantity, price)
+        record["extendedCost"] = self._amount(quantity, cost)
         record["internalCurrencyBillableAmount"] = record["billableAmount"]
         record["internalCurrencyUnitPrice"] = record.get("unitPrice")
         return errors
+
+    def _round_units(self, entity_name: str, record: Record) -> None:
+        for name in UNIT_FIELDS[entity_name]:
+            value = record.get(name)
+            if value is not None:
+                record[name] = Double(self.settings.round_unit(value))
+
+    def _amount(self, left: Any, right: Any) -> Double | None:
+        if left is None or right is None:
+            return None
+        return Double(self.settings.round_unit(Decimal(left) * Decimal(right)))
 
     def _default_price(self, record: Record) -> Double | None:
         """`unitPrice` when not given: the billing code's, else the product's."""
@@ -512,6 +635,7 @@ class Tenant:
         impersonator: int | None,
         now: datetime,
     ) -> list[str]:
+        self._round_units("Products", record)
         if existing is None:
             if record.get("billingType") is None:
                 record["billingType"] = schema.BILLING_TYPE_STANDARD
@@ -541,13 +665,15 @@ class Tenant:
 
     # -- metadata ------------------------------------------------------------------------------
 
-    @staticmethod
-    def field_infos(definition: EntityDef) -> list[dict[str, Any]]:
-        """`entityInformation/fields`, generated from the schema (picklist values as strings)."""
-        return [_field_info(f) for f in definition.fields]
+    def field_infos(self, definition: EntityDef) -> list[dict[str, Any]]:
+        """`entityInformation/fields`, generated from the schema (picklist values as strings);
+        the tenant's own required fields are `isRequired`."""
+        return [
+            _field_info(f, f.required or self.settings.requires(definition.name, f.name))
+            for f in definition.fields
+        ]
 
-    @staticmethod
-    def udf_infos(definition: EntityDef) -> list[dict[str, Any]]:
+    def udf_infos(self, definition: EntityDef) -> list[dict[str, Any]]:
         """`entityInformation/userDefinedFields`."""
         return [
             {
@@ -556,7 +682,7 @@ class Tenant:
                 "type": u.type,
                 "length": u.length,
                 "description": u.description,
-                "isRequired": u.required,
+                "isRequired": u.required or self.settings.requires(definition.name, u.name),
                 "isReadOnly": False,
                 "isQueryable": True,
                 "isReference": False,
@@ -592,12 +718,12 @@ class Tenant:
         }
 
 
-def _field_info(f: FieldDef) -> dict[str, Any]:
+def _field_info(f: FieldDef, required: bool) -> dict[str, Any]:
     return {
         "name": f.name,
         "dataType": f.type,
         "length": f.length,
-        "isRequired": f.required,
+        "isRequired": required,
         "isReadOnly": f.read_only,
         "isQueryable": True,
         "isReference": bool(f.reference),
@@ -627,10 +753,16 @@ def _singular(route: str) -> str:
     return "" if definition is None else definition.internal
 
 
-def _product(left: Any, right: Any) -> Double | None:
-    if left is None or right is None:
-        return None
-    return Double((Decimal(left) * Decimal(right)).quantize(FOUR_PLACES, ROUND_HALF_UP))
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _stored_day(text: str) -> date:
+    """A kept day; data files of earlier sandboxes hold a UTC instant instead."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.date()
 
 
 def _definition(name: str) -> EntityDef:

@@ -109,6 +109,17 @@ _CLR_TYPES = {
 }
 
 
+class SqlConversionError(ValueError):
+    """A value that reaches SQL Server unconverted: Autotask answers with SQL's own text."""
+
+
+def sql_conversion_message(data_type: str, value: str) -> str:
+    """SQL Server's message for a string that is no number (Msg 245 for int, 8114 bigint)."""
+    if data_type == "long":
+        return "Error converting data type nvarchar to bigint."
+    return f"Conversion failed when converting the nvarchar value '{value}' to data type int."
+
+
 def coerce(data_type: str, value: object, path: str) -> object:
     """Bind one JSON value to a field type, leniently (strings of numbers, "True", ...).
 
@@ -135,7 +146,7 @@ def coerce(data_type: str, value: object, path: str) -> object:
             try:
                 return int(value.strip())
             except ValueError:
-                raise fail() from None
+                raise SqlConversionError(sql_conversion_message(data_type, value)) from None
         raise fail()
     if data_type == "double":
         if isinstance(value, bool):

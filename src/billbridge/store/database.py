@@ -120,7 +120,9 @@ class Store:
         if database in ("", ":memory:"):
             yield  # one process only: the thread lock is enough
             return
-        path = Path(f"{Path(database).expanduser()}.{name}.lock")
+        # Resolved: the same database reached through a symlink (or a relative path) must take
+        # the same lock.
+        path = Path(f"{Path(database).expanduser().resolve()}.{name}.lock")
         with path.open("a+") as handle:
             while True:
                 try:

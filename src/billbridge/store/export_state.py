@@ -7,13 +7,14 @@ store) never causes a duplicate.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from billbridge.store.batches import distinct_chunks
-from billbridge.store.schema import key_map, report_exports
+from billbridge.store.schema import installation, key_map, report_exports
 
 
 class ExportStateRepository:
@@ -56,3 +57,13 @@ class ExportStateRepository:
             for row in self._db.execute(query):
                 found.setdefault(row.report_id, {})[row.key] = row.autotask_id
         return found
+
+    def installation_id(self) -> str:
+        """This installation's id, made once and kept in the store: it stamps the export
+        lease billbridge holds in the tenant, so that two installations never export at once."""
+        found = self._db.execute(select(installation.c.id).limit(1)).scalar()
+        if found is not None:
+            return str(found)
+        new = str(uuid.uuid4())
+        self._db.execute(insert(installation).values(id=new, created_at=self._clock()))
+        return new

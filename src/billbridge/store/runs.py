@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -21,6 +22,32 @@ from billbridge.store.schema import run_operations, run_reports, runs
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
+FAILED = "failed"
+
+
+class JournalState(StrEnum):
+    """Where a write of a run stands."""
+
+    PLANNED = "planned"
+    """Decided, not sent yet."""
+    SENDING = "sending"
+    """Committed before its request left: it may be in Autotask or on its way there."""
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    """Sent, outcome not known (a timeout, a killed export): resolved by key, never re-sent
+    before the unknown-write horizon has passed."""
+    NONE = "none"
+    """An operation that writes nothing (unchanged, conflict)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A write sent by an earlier run whose outcome is not known."""
+
+    entity: str
+    key: str
+    sent_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +95,8 @@ class RunSummary:
     failed_reports: int
     requests: int
     report_count: int
+    error: str | None = None
+    """What stopped the run, exactly as it was said (a fatal error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,16 +165,34 @@ class RunRepository:
             update(run_operations)
             .where(
                 run_operations.c.run_id.in_(stale),
-                run_operations.c.state.in_(("sending", "planned")),
+                run_operations.c.state.in_((JournalState.SENDING, JournalState.PLANNED)),
             )
             .values(
-                state="unknown",
+                state=JournalState.UNKNOWN.value,
                 error="the export stopped before the outcome was known; resolved by key"
                 " at the next export",
                 updated_at=self._clock(),
             )
         )
         return stale, result.rowcount
+
+    def in_flight(self, since: datetime) -> list[InFlight]:
+        """Writes sent at or after `since` whose outcome no run has learnt (still `sending`,
+        or `unknown`): Autotask may still be carrying them out."""
+        query = select(
+            run_operations.c.entity, run_operations.c.key, run_operations.c.sent_at
+        ).where(
+            run_operations.c.state.in_((JournalState.SENDING, JournalState.UNKNOWN)),
+            run_operations.c.sent_at.is_not(None),
+            run_operations.c.sent_at >= since,
+        )
+        return [InFlight(row.entity, row.key, row.sent_at) for row in self._db.execute(query)]
+
+    def discard(self, run_id: int) -> None:
+        """Forget a run that never began its work (another installation held the tenant)."""
+        self._db.execute(run_operations.delete().where(run_operations.c.run_id == run_id))
+        self._db.execute(run_reports.delete().where(run_reports.c.run_id == run_id))
+        self._db.execute(runs.delete().where(runs.c.id == run_id))
 
     def has_run(self, trigger: str, today: date) -> bool:
         """Whether a run of this trigger for this day started (failed setups count too)."""
@@ -213,25 +260,29 @@ class RunRepository:
         *,
         autotask_id: int | None = None,
         error: str | None = None,
+        sent_at: datetime | None = None,
     ) -> None:
-        values: dict[str, Any] = {"state": state, "updated_at": self._clock()}
+        values: dict[str, Any] = {"state": str(state), "updated_at": self._clock()}
         if autotask_id is not None:
             values["autotask_id"] = autotask_id
         if error is not None:
             values["error"] = error
+        if sent_at is not None:
+            values["sent_at"] = sent_at
         self._db.execute(
             update(run_operations)
             .where(run_operations.c.id.in_(list(operation_ids)))
             .values(**values)
         )
 
-    def finish(self, run_id: int, status: str, totals: RunTotals) -> None:
+    def finish(self, run_id: int, status: str, totals: RunTotals, error: str | None = None) -> None:
         now = self._clock()
         self._db.execute(
             update(runs)
             .where(runs.c.id == run_id)
             .values(
                 status=status,
+                error=error,
                 finished_at=now,
                 heartbeat_at=now,
                 created=totals.created,
@@ -335,4 +386,5 @@ def _summary(row: Any) -> RunSummary:
         failed_reports=row["failed_reports"],
         requests=row["requests"],
         report_count=row["report_count"],
+        error=row["error"],
     )

@@ -124,6 +124,7 @@ runs = Table(
     Column("conflicts", Integer, nullable=False, default=0),
     Column("failed_reports", Integer, nullable=False, default=0),
     Column("requests", Integer, nullable=False, default=0),
+    Column("error", Text),
 )
 
 run_reports = Table(
@@ -155,6 +156,7 @@ run_operations = Table(
     Column("state", String(20), nullable=False),
     Column("error", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
     Index("ix_run_operations_run_id", "run_id", "position"),
     Index("ix_run_operations_state", "state"),
 )
@@ -177,3 +179,12 @@ key_map = Table(
     Column("report_id", String(500)),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- export engine (migration 0003) ---
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+# --- end export engine ---

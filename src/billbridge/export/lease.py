@@ -1,0 +1,167 @@
+"""The export lease: one installation exports to a tenant at a time.
+
+Autotask has no idempotency key and no unique constraint on a UDF, so two installations (two
+machines, or a laptop beside the server, each with its own state store) exporting at once
+would both find a key absent and both create it. The store's lock cannot see the other
+installation; the tenant can. Each installation owns one record in the tenant: an inactive
+product with the sku `billbridge-lease-<installation id>` (the id is kept in the state
+store), whose description says whether it holds the lease and until when.
+
+To take the lease an installation stamps its record `held` until now + `export.lease_s`, then
+reads every lease record again. If another installation's record is `held` and not expired,
+it withdraws its own stamp and gives way. Of two installations that stamp at once, the later
+to stamp always sees the earlier one's stamp, so at most one goes on (both may give way; each
+then tries again after a random pause). An installation that crashed leaves its stamp, which
+simply expires. The lease is renewed while the export runs and released at its end.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from billbridge.autotask import AutotaskClient, AutotaskError, F
+from billbridge.export.errors import LeaseBusyError
+from billbridge.export.tenant import TenantContext
+
+logger = logging.getLogger(__name__)
+
+SKU_PREFIX = "billbridge-lease-"
+"""Followed by the installation id without dashes: 49 characters, within the sku's 50."""
+_STAMP = re.compile(r"\[billbridge lease (?P<state>held|free)(?: until=(?P<until>\S+))?\]")
+_FIELDS = ("id", "sku", "description")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    product_id: int
+    installation: str
+    held_until: datetime | None
+    """None: the installation does not hold the lease."""
+
+    def live(self, now: datetime) -> bool:
+        return self.held_until is not None and self.held_until > now
+
+
+class TenantLease:
+    """The lease of one installation; `acquire`, `renew_if_due` while exporting, `release`."""
+
+    def __init__(
+        self,
+        client: AutotaskClient,
+        tenant: TenantContext,
+        installation: str,
+        *,
+        duration_s: float = 900.0,
+        attempts: int = 3,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pause: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._tenant = tenant
+        self.installation = installation.replace("-", "").casefold()
+        self._duration = timedelta(seconds=duration_s)
+        self._attempts = attempts
+        self._clock = clock
+        self._pause = pause
+        self._product_id: int | None = None
+        self._held_until: datetime | None = None
+
+    def acquire(self) -> None:
+        """Hold the lease, or raise `LeaseBusyError` naming the installation that holds it."""
+        for attempt in range(1, self._attempts + 1):
+            holder = self._other_holder()
+            if holder is None:
+                self._stamp(held=True)
+                holder = self._other_holder()
+                if holder is None:
+                    logger.info("export lease held until %s", self._held_until)
+                    return
+                self._stamp(held=False)
+            if attempt < self._attempts:
+                self._pause(random.uniform(0.2, 1.5))
+        assert holder is not None and holder.held_until is not None
+        raise LeaseBusyError(
+            f"another billbridge installation ({holder.installation}) is exporting to this"
+            f" Autotask tenant (its lease, product {holder.product_id}, lasts until"
+            f" {holder.held_until:%Y-%m-%d %H:%M:%S} UTC unless it finishes first)"
+        )
+
+    def renew_if_due(self) -> None:
+        """Extend the lease when less than half of it is left."""
+        if self._held_until is None:
+            return
+        if self._held_until - self._clock() < self._duration / 2:
+            self._stamp(held=True)
+
+    def release(self) -> None:
+        if self._held_until is not None and self._product_id is not None:
+            try:
+                self._stamp(held=False)
+            except AutotaskError:  # it expires by itself; the export's result matters more
+                logger.warning("could not release the export lease; it expires by itself")
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _claims(self) -> list[Claim]:
+        found = self._client.query(
+            "Products", [F.begins_with("sku", SKU_PREFIX)], include_fields=_FIELDS
+        )
+        return [c for c in (_claim(r) for r in found) if c is not None]
+
+    def _other_holder(self) -> Claim | None:
+        now = self._clock()
+        claims = self._claims()
+        for claim in claims:
+            if claim.installation == self.installation:
+                self._product_id = min(self._product_id or claim.product_id, claim.product_id)
+        others = [
+            c
+            for c in claims
+            if c.installation != self.installation and c.live(now)
+        ]
+        return min(others, key=lambda c: c.product_id) if others else None
+
+    def _stamp(self, *, held: bool) -> None:
+        until = self._clock() + self._duration if held else None
+        description = (
+            f"Used by billbridge so that one installation exports at a time; do not sell or"
+            f" delete. [billbridge lease {'held' if held else 'free'}"
+            + (f" until={until:%Y-%m-%dT%H:%M:%SZ}]" if until else "]")
+        )
+        if self._product_id is None:
+            body: dict[str, Any] = {
+                "name": "billbridge export lease",
+                "sku": f"{SKU_PREFIX}{self.installation}",
+                "description": description,
+                "productBillingCodeID": self._tenant.billing_code_id,
+                "unitCost": 0,
+                "unitPrice": 0,
+                "isActive": False,
+                "isSerialized": False,
+                **self._tenant.product_extras(),
+            }
+            self._product_id = self._client.create("Products", body)
+        else:
+            self._client.update("Products", {"id": self._product_id, "description": description})
+        self._held_until = until
+
+
+def _claim(record: dict[str, Any]) -> Claim | None:
+    sku = str(record.get("sku") or "")
+    if not sku.casefold().startswith(SKU_PREFIX):
+        return None
+    match = _STAMP.search(str(record.get("description") or ""))
+    until = None
+    if match is not None and match["state"] == "held" and match["until"]:
+        try:
+            until = datetime.strptime(match["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            until = None
+    return Claim(int(record["id"]), sku[len(SKU_PREFIX) :].casefold(), until)
