@@ -11,8 +11,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +97,22 @@ class WebSettings(_Section):
     kept in the memory of `serve`, so they end when it restarts either way."""
 
 
+# --- reconcile settings ---
+class ReconcileSettings(_Section):
+    margin_floor: Decimal | None = Field(default=None, ge=-100, le=100)
+    """Lowest margin, in percent of the price, a line may be sold at before it needs
+    attention; unset: only lines sold below cost do."""
+
+
+# --- end reconcile settings ---
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "database": DatabaseSettings,
     "autotask": AutotaskSettings,
     "export": ExportSettings,
     "web": WebSettings,
+    "reconcile": ReconcileSettings,
 }
 
 
@@ -120,6 +132,7 @@ class Settings:
     web: WebSettings
     source: Path | None = None
     """The settings file that was read, if any."""
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @classmethod
     def defaults(cls) -> Settings:
