@@ -32,6 +32,7 @@ from billbridge.domain.subscription import SubscriptionType
 from billbridge.domain.totals import SubscriptionCharge, subscription_charges
 from billbridge.export import records
 from billbridge.export.errors import ExportSetupError
+from billbridge.export.sheets import Sheet
 from billbridge.store import Store
 
 BATCH = 200
@@ -245,3 +246,114 @@ def _purchased_between(first: date, last: date) -> Sequence[Filter]:
         F.gte("datePurchased", f"{first.isoformat()}T00:00:00Z"),
         F.lte("datePurchased", f"{last.isoformat()}T23:59:59Z"),
     ]
+
+
+ROW_COLUMNS = (
+    "organization_id",
+    "organization_name",
+    "company_id",
+    "subscription_id",
+    "subscription_type",
+    "product",
+    "currency",
+    "report_id",
+    "source_quantity",
+    "source_cost",
+    "source_price",
+    "autotask_charge_id",
+    "autotask_quantity",
+    "autotask_cost",
+    "autotask_price",
+    "margin",
+    "margin_percent",
+    "difference",
+    "billed",
+    "status",
+    "flags",
+    "reason",
+)
+_ROW_MONEY = frozenset(
+    ROW_COLUMNS.index(name)
+    for name in (
+        "source_cost",
+        "source_price",
+        "autotask_cost",
+        "autotask_price",
+        "margin",
+        "margin_percent",
+        "difference",
+    )
+)
+
+
+def rows_sheet(reconciliation: Reconciliation) -> Sheet:
+    """The rows, one line each, as in `--json` (flags joined by spaces)."""
+    lines = []
+    for row in reconciliation.rows:
+        data = row.to_json()
+        data["flags"] = " ".join(data["flags"])
+        lines.append([data[name] for name in ROW_COLUMNS])
+    return Sheet(f"Rows {reconciliation.period}", ROW_COLUMNS, lines, _ROW_MONEY)
+
+
+def reconcile_sheets(reconciliation: Reconciliation) -> list[Sheet]:
+    """The views of the spreadsheet: rows, per company, totals, tie-out."""
+    return [
+        rows_sheet(reconciliation),
+        _company_sheet(reconciliation),
+        _totals_sheet(reconciliation),
+        _tie_out_sheet(reconciliation),
+    ]
+
+
+def _company_sheet(reconciliation: Reconciliation) -> Sheet:
+    header = (
+        "organization_id",
+        "organization_name",
+        "currency",
+        "rows",
+        "not_matched",
+        "source_cost",
+        "source_price",
+        "autotask_cost",
+        "autotask_price",
+        "margin",
+        "difference",
+    )
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for row in reconciliation.rows:
+        key = (row.organization_id or "", row.currency)
+        entry = groups.setdefault(key, [row.organization_name or "", 0, 0] + [Decimal("0.00")] * 6)
+        entry[1] += 1
+        entry[2] += row.status.value != "matched"
+        entry[3] += row.source_cost or 0
+        entry[4] += row.source_price or 0
+        entry[5] += row.autotask_cost or 0
+        entry[6] += row.autotask_price or 0
+        entry[7] += row.margin or 0
+        entry[8] += row.difference
+    lines = [
+        [organization, values[0], currency, values[1], values[2], *values[3:]]
+        for (organization, currency), values in sorted(groups.items())
+    ]
+    return Sheet("By company", header, lines, frozenset(range(5, 11)))
+
+
+def _totals_sheet(reconciliation: Reconciliation) -> Sheet:
+    header = tuple(reconciliation.totals[0].to_json()) if reconciliation.totals else ("currency",)
+    lines = [list(t.to_json().values()) for t in reconciliation.totals]
+    return Sheet("Totals", header, lines, frozenset(range(1, len(header))))
+
+
+def _tie_out_sheet(reconciliation: Reconciliation) -> Sheet:
+    header = ("currency", "line", "count", "amount")
+    lines: list[list[Any]] = []
+    for tie in reconciliation.tie_out:
+        lines.append([tie.currency, "imported", tie.imported_count, tie.imported])
+        lines.append([tie.currency, "in Autotask", tie.in_autotask_count, tie.in_autotask])
+        for reason, (count, amount) in sorted(tie.left_out.items()):
+            lines.append([tie.currency, f"left out: {reason}", count, amount])
+        lines.append([tie.currency, "balanced", None, "yes" if tie.balanced else "NO"])
+        lines.append([tie.currency, "Autotask minus source", None, tie.autotask_difference])
+        lines.append([tie.currency, "Autotask only", None, tie.autotask_only])
+    return Sheet("Tie-out", header, lines, frozenset({3}))
