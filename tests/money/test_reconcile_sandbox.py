@@ -8,7 +8,7 @@ from typing import Any
 
 from billbridge.export.reconcile import ReconcileResult, reconcile_period
 from tests.export.conftest import Tenant
-from tests.money.world import TYPES, bill_everything, build_october
+from tests.money.world import TYPES, bill_everything, build_october, contract_of
 
 
 def run(tenant: Tenant) -> ReconcileResult:
@@ -122,3 +122,34 @@ def test_approve_and_post_shows_as_billed(make_tenant: Callable[..., Tenant]) ->
         assert rows[subscription]["billed"] is True
         assert "billed" in rows[subscription]["flags"]
     assert rows["N-365"]["billed"] is False
+
+
+def test_case_changed_udf_and_a_shifted_date_still_match(
+    make_tenant: Callable[..., Tenant],
+) -> None:
+    """A person retypes the subscription id in lower case; a tenant in a US time zone shows the
+    charge on September 30. The charge is still October's, and only October's."""
+    tenant = make_tenant(data=True, subscription_types=TYPES)
+    october = build_october(tenant)
+    contract = contract_of(tenant, "C-AZ")
+    tenant.client.update(
+        "Contracts",
+        {"id": contract, "userDefinedFields": [{"name": "Subscription ID", "value": "c-az"}]},
+    )
+    tenant.client.update_child(
+        "Contracts",
+        contract,
+        "Charges",
+        {"id": october.charges["C-AZ"], "datePurchased": "2026-09-30T12:00:00Z"},
+    )
+    [record] = [c for c in tenant.all("Contracts") if c["id"] == contract]
+    assert "c-az" in [u["value"] for u in record["userDefinedFields"]]  # type: ignore[attr-defined]
+    [shifted] = [c for c in tenant.all("ContractCharges") if c["id"] == october.charges["C-AZ"]]
+    assert str(shifted["datePurchased"]).startswith("2026-09-30")
+    rows = rows_by_subscription(run(tenant))
+    assert rows["C-AZ"]["status"] == "matched"
+    assert rows["C-AZ"]["autotask_charge_id"] == october.charges["C-AZ"]
+    september = reconcile_period(tenant.store, tenant.settings, tenant.client, "2026-09")
+    assert [(r.subscription_id, r.status.value) for r in september.reconciliation.rows] == [
+        ("C-OLD", "matched")
+    ]

@@ -27,8 +27,9 @@ K = TypeVar("K", bound=Hashable)
 
 
 def money_text(amount: Decimal) -> str:
-    """Two decimals, always: `Decimal("5")` -> `"5.00"`."""
-    return format(round_cents(amount), "f")
+    """Two decimals, always: `Decimal("5")` -> `"5.00"`; never `-0.00`."""
+    rounded = round_cents(amount)
+    return format(abs(rounded) if rounded.is_zero() else rounded, "f")
 
 
 def percent_text(percent: Decimal | None) -> str | None:
