@@ -58,6 +58,11 @@ def test_json_has_the_pinned_shape(october: October) -> None:
     assert "margin_below_floor" in rows["N-365"]["flags"]
     [tie] = data["tie_out"]
     assert tie["balanced"] is True
+    companies = {c["organization_id"]: c for c in data["companies"]}
+    contoso = companies["contoso"]
+    assert (contoso["source_price"], contoso["autotask_price"], contoso["rows"]) == (
+        "1417.50", "647.50", 5,
+    )  # fmt: skip
 
 
 def test_table_fits_80_columns_and_shows_the_tie_out(october: October) -> None:

@@ -284,6 +284,17 @@ class Reconciliation:
             counts[row.status.value] += 1
         return counts
 
+    def companies(self) -> list[CompanyTotals]:
+        """Per organization and currency: the same sums as `totals`."""
+        groups: dict[tuple[str, str], CompanyTotals] = {}
+        for row in self.rows:
+            key = (row.organization_id or "", row.currency)
+            before = groups.get(key) or CompanyTotals(
+                key[0], row.organization_name or "", row.currency
+            )
+            groups[key] = before.plus(row)
+        return [groups[key] for key in sorted(groups)]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "period": self.period,
@@ -291,6 +302,55 @@ class Reconciliation:
             "rows": [r.to_json() for r in self.rows],
             "counts": self.counts(),
             "tie_out": [t.to_json() for t in self.tie_out],
+            "companies": [c.to_json() for c in self.companies()],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyTotals:
+    organization_id: str
+    organization_name: str
+    currency: str
+    rows: int = 0
+    not_matched: int = 0
+    source_cost: Decimal = Decimal("0.00")
+    source_price: Decimal = Decimal("0.00")
+    autotask_cost: Decimal = Decimal("0.00")
+    autotask_price: Decimal = Decimal("0.00")
+    difference: Decimal = Decimal("0.00")
+
+    @property
+    def margin(self) -> Decimal:
+        return self.autotask_price - self.autotask_cost
+
+    def plus(self, row: Row) -> CompanyTotals:
+        return CompanyTotals(
+            self.organization_id,
+            self.organization_name,
+            self.currency,
+            self.rows + 1,
+            self.not_matched + (row.status is not Status.MATCHED),
+            self.source_cost + (row.source_cost or 0),
+            self.source_price + (row.source_price or 0),
+            self.autotask_cost + (row.autotask_cost or 0),
+            self.autotask_price + (row.autotask_price or 0),
+            self.difference + row.difference,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "organization_id": self.organization_id,
+            "organization_name": self.organization_name,
+            "currency": self.currency,
+            "rows": self.rows,
+            "not_matched": self.not_matched,
+            "source_cost": money_text(self.source_cost),
+            "source_price": money_text(self.source_price),
+            "autotask_cost": money_text(self.autotask_cost),
+            "autotask_price": money_text(self.autotask_price),
+            "margin": money_text(self.margin),
+            "margin_percent": percent_text(margin_percent(self.autotask_price, self.autotask_cost)),
+            "difference": money_text(self.difference),
         }
 
 

@@ -307,36 +307,10 @@ def reconcile_sheets(reconciliation: Reconciliation) -> list[Sheet]:
 
 
 def _company_sheet(reconciliation: Reconciliation) -> Sheet:
-    header = (
-        "organization_id",
-        "organization_name",
-        "currency",
-        "rows",
-        "not_matched",
-        "source_cost",
-        "source_price",
-        "autotask_cost",
-        "autotask_price",
-        "margin",
-        "difference",
-    )
-    groups: dict[tuple[str, str], list[Any]] = {}
-    for row in reconciliation.rows:
-        key = (row.organization_id or "", row.currency)
-        entry = groups.setdefault(key, [row.organization_name or "", 0, 0] + [Decimal("0.00")] * 6)
-        entry[1] += 1
-        entry[2] += row.status.value != "matched"
-        entry[3] += row.source_cost or 0
-        entry[4] += row.source_price or 0
-        entry[5] += row.autotask_cost or 0
-        entry[6] += row.autotask_price or 0
-        entry[7] += row.margin or 0
-        entry[8] += row.difference
-    lines = [
-        [organization, values[0], currency, values[1], values[2], *values[3:]]
-        for (organization, currency), values in sorted(groups.items())
-    ]
-    return Sheet("By company", header, lines, frozenset(range(5, 11)))
+    companies = [c.to_json() for c in reconciliation.companies()]
+    header = tuple(companies[0]) if companies else ("organization_id",)
+    lines = [list(c.values()) for c in companies]
+    return Sheet("By company", header, lines, frozenset(range(5, len(header))))
 
 
 def _totals_sheet(reconciliation: Reconciliation) -> Sheet:
