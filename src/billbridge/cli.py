@@ -773,3 +773,131 @@ def serve_command(
         fail_settings(SettingsError(problems))
     with export_errors():
         serve(settings, app_context.store(), host=host, port=port, console=err)
+
+
+# --- money commands (reconcile, attention) ---
+
+PeriodOption = Annotated[
+    str, typer.Option("--period", help="The month to reconcile.", metavar="YYYY-MM")
+]
+FileOption = Annotated[Path | None, typer.Option(dir_okay=False, metavar="FILE")]
+
+
+@app.command("reconcile")
+def reconcile_command(
+    ctx: typer.Context,
+    period: PeriodOption,
+    as_json: JsonOption = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", dir_okay=False, metavar="FILE", help="Write the rows as CSV."),
+    ] = None,
+    xlsx_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--xlsx", dir_okay=False, metavar="FILE", help="Write a spreadsheet, a sheet per view."
+        ),
+    ] = None,
+) -> None:
+    """Compare a month's imported billing with Autotask's charges now; exit 1 unless all match."""
+    from billbridge.export.connection import client_from_settings
+    from billbridge.export.reconcile import (
+        PeriodError,
+        parse_period,
+        reconcile_period,
+        reconcile_sheets,
+        rows_sheet,
+    )
+    from billbridge.export.sheets import write_csv, write_xlsx
+    from billbridge.money_render import print_reconciliation
+
+    app_context = context(ctx)
+    try:
+        parse_period(period)
+    except PeriodError as exc:
+        fail(str(exc))
+    with export_errors():
+        settings = app_context.settings()
+        with client_from_settings(settings) as client:
+            result = reconcile_period(app_context.store(), settings, client, period)
+    try:
+        if csv_file is not None:
+            write_csv(csv_file, rows_sheet(result.reconciliation))
+        if xlsx_file is not None:
+            write_xlsx(xlsx_file, reconcile_sheets(result.reconciliation))
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror or exc}")
+    if as_json:
+        out.print_json(json.dumps(result.to_json()))
+    else:
+        print_reconciliation(out, result.reconciliation, result.requests)
+    raise typer.Exit(result.exit_code)
+
+
+attention_app = typer.Typer(
+    help="What needs a person: conflicts, failed reports, unlinked billing, margins, terms.",
+    invoke_without_command=True,
+)
+app.add_typer(attention_app, name="attention")
+
+
+@attention_app.callback()
+def attention_command(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    today: TodayOption = None,
+) -> None:
+    """List what needs a person (exit 1 when anything is open)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from billbridge.export.attention import needs_attention
+    from billbridge.money_render import print_attention
+
+    app_context = context(ctx)
+    day = _parse_date(today) if today else datetime.now(UTC).date()
+    with export_errors():
+        attention = needs_attention(app_context.store(), app_context.settings(), day)
+    if as_json:
+        out.print_json(json.dumps(attention.to_json()))
+    else:
+        print_attention(out, attention)
+    raise typer.Exit(1 if attention.open else 0)
+
+
+@attention_app.command("resolve")
+def attention_resolve_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The item's key, as `attention` lists it.")],
+    note: Annotated[str, typer.Option("--note", help="What was done about it.")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who resolved it (default: your login name).")
+    ] = None,
+    today: TodayOption = None,
+) -> None:
+    """Mark one item resolved, with a note; kept with who and when."""
+    import getpass
+
+    from billbridge.export.attention import UnknownItemError, resolve_item
+
+    if not note.strip():
+        fail("--note: say what was done about it")
+    app_context = context(ctx)
+    day = _parse_date(today) if today else datetime.now(UTC).date()
+    who = by or getpass.getuser()
+    with export_errors():
+        try:
+            item = resolve_item(
+                app_context.store(),
+                app_context.settings(),
+                day,
+                key,
+                note,
+                who,
+                datetime.now(UTC),
+            )
+        except UnknownItemError as exc:
+            fail(str(exc))
+    out.print(f"resolved: {item.title} (by {who})", markup=False)
+
+
+# --- end money commands ---

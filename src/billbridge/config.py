@@ -13,8 +13,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -227,11 +228,22 @@ class WebSettings(_Section):
         return value
 
 
+# --- reconcile settings ---
+class ReconcileSettings(_Section):
+    margin_floor: Decimal | None = Field(default=None, ge=-100, le=100)
+    """Lowest margin, in percent of the price, a line may be sold at before it needs
+    attention; unset: only lines sold below cost do."""
+
+
+# --- end reconcile settings ---
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "database": DatabaseSettings,
     "autotask": AutotaskSettings,
     "export": ExportSettings,
     "web": WebSettings,
+    "reconcile": ReconcileSettings,
 }
 
 
@@ -251,6 +263,7 @@ class Settings:
     web: WebSettings
     source: Path | None = None
     """The settings file that was read, if any."""
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @classmethod
     def defaults(cls) -> Settings:

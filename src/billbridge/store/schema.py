@@ -188,3 +188,15 @@ installation = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 # --- end export engine ---
+
+# -- money: needs-attention items a person marked resolved (R, migration 0004) ----------------
+
+attention_resolutions = Table(
+    "attention_resolutions",
+    metadata,
+    Column("item_key", String(1000), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("resolved_by", String(200), nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=False),
+)

@@ -29,6 +29,7 @@ from billbridge.web.jobs import ClientFactory, WebExports
 from billbridge.web.rendering import environment
 from billbridge.web.security import LoginThrottle, SessionStore
 from billbridge.web.views import auth, dashboard, organizations, reports, runs, system
+from billbridge.web.views import money as money_views
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 256 * 1024
@@ -100,6 +101,7 @@ def routes() -> list[BaseRoute]:
         *reports.routes,
         *runs.routes,
         *system.routes,
+        *money_views.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

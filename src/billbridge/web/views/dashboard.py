@@ -8,6 +8,7 @@ from starlette.routing import Route
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.web.handlers import Ctx, page
 from billbridge.web.status import report_states
+from billbridge.web.views import money as money_views
 
 RECENT_RUNS = 8
 SHOWN = 10
@@ -60,6 +61,7 @@ def dashboard(ctx: Ctx) -> Response:
         report_count=len(summaries),
         organization_count=len(organizations),
         today=today,
+        **money_views.run_money(ctx, [r.id for r in runs]) | money_views.dashboard_money(ctx),
     )
 
 

@@ -16,6 +16,7 @@ from billbridge.web.directory import CompanyList
 from billbridge.web.handlers import Ctx, action, page
 from billbridge.web.jobs import EXPECTED_ERRORS, explain_error
 from billbridge.web.paging import Pager
+from billbridge.web.views import money as money_views
 
 PAGE_SIZE = 50
 SHOWS = ("all", "unlinked", "linked", "inactive")
@@ -95,6 +96,7 @@ def organization(ctx: Ctx) -> Response:
         company=company,
         companies=companies,
         company_error=company_error,
+        **money_views.organization_money(ctx, organization_id),
     )
 
 

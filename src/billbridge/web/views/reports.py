@@ -17,6 +17,7 @@ from billbridge.web.jobs import EXPECTED_ERRORS, ExportJob, explain_error
 from billbridge.web.paging import Pager
 from billbridge.web.rendering import plural
 from billbridge.web.status import STATES, ReportState, report_states
+from billbridge.web.views import money as money_views
 
 PAGE_SIZE = 100
 RUN_APPEARS_S = 10.0
@@ -43,6 +44,7 @@ def reports(ctx: Ctx) -> Response:
         total=len(states),
         due_count=len(_due_ids(ctx)),
         lag_days=ctx.settings.export.lag_days,
+        **money_views.report_money(ctx, [s.report_id for s in shown[pager.start : pager.stop]]),
     )
 
 

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from billbridge.export.run_views import run_detail_json
 from billbridge.store.runs import OperationRecord, ReportRecord
 from billbridge.web.handlers import Ctx, page
+from billbridge.web.views import money as money_views
 
 LIMITS = (50, 200, 1000)
 
@@ -51,6 +52,7 @@ def runs(ctx: Ctx) -> Response:
         title="Runs",
         runs=recent,
         more=bigger if len(recent) == limit else None,
+        **money_views.run_money(ctx, [r.id for r in recent]),
     )
 
 
