@@ -21,6 +21,7 @@ ALLOWED = {
     "export": {"domain", "store", "autotask", "config"},
     "web": {"export", "store", "domain", "config"},
     "config": {"domain"},
+    "microsoft": {"sources", "domain"},
 }
 
 

@@ -24,6 +24,7 @@ from billbridge.config import (
     AutotaskSettings,
     DatabaseSettings,
     ExportSettings,
+    PartnerCenterSettings,
     Settings,
     WebSettings,
 )
@@ -31,7 +32,7 @@ from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.importing import import_organizations, import_price_list, import_reports
 from billbridge.render import run_result, summary_line
-from billbridge.sandbox import RunningSandbox, SandboxOptions, start_in_background
+from billbridge.sandbox import RunningSandbox, SandboxOptions, microsoft, start_in_background
 from billbridge.store import Store
 
 DATA = resources.files("billbridge") / "demo_data"
@@ -51,7 +52,20 @@ def sandbox_settings(sandbox: RunningSandbox, database_url: str, **export: Any) 
         ),
         export=ExportSettings(product_billing_code="Microsoft Licensing", **export),
         web=WebSettings(),
+        partner_center=emulator_partner_center(sandbox),
     )
+
+
+def emulator_partner_center(sandbox: RunningSandbox, **overrides: Any) -> PartnerCenterSettings:
+    """`[partner_center]` settings pointed at the sandbox's Microsoft emulator."""
+    values: dict[str, Any] = {
+        "tenant_id": microsoft.TENANT_ID,
+        "client_id": microsoft.CLIENT_ID,
+        "client_secret": SecretStr(microsoft.CLIENT_SECRET),
+        "poll_deadline_s": 60.0,
+        **sandbox.microsoft_urls,
+    }
+    return PartnerCenterSettings(**(values | overrides))
 
 
 def demo_files() -> dict[str, Path]:

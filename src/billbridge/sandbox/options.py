@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from billbridge.sandbox.faults import FaultSpec
+from billbridge.sandbox.microsoft.service import MicrosoftFaults
 from billbridge.sandbox.seed import INTEGRATION_CODE, SECRET, USERNAME
 
 __all__ = ["INTEGRATION_CODE", "SECRET", "USERNAME", "SandboxOptions"]
@@ -30,6 +31,12 @@ class SandboxOptions:
     #: "autotask": wrong secret 401, unknown user or integration code 500 with errors
     #: (reference §2.2); "401": every credential failure an empty 401.
     auth_errors: Literal["autotask", "401"] = "autotask"
+    # --- microsoft emulator (P) ---
+    #: Partner Center billing files the Microsoft emulator serves (at /microsoft).
+    partner_center: tuple[Path, ...] = ()
+    #: Its faults (`billbridge.sandbox.microsoft.MicrosoftFaults`); None: none.
+    microsoft_faults: MicrosoftFaults | None = None
+    # --- end microsoft emulator ---
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
