@@ -19,6 +19,7 @@ available", expired SAS, a missing `PartnerBilling.Read.All` permission, the man
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import secrets
@@ -28,6 +29,7 @@ import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs
 
@@ -70,6 +72,10 @@ class MicrosoftFaults:
     """The app lacks the PartnerBilling.Read.All permission: Graph answers 403."""
     invoice_page_size: int = 100
     token_ttl_s: int = 3599
+    broken_manifest: bool = False
+    """The manifest's blobCount disagrees with its blobs."""
+    broken_blob: str = ""
+    """"gzip" (not gzip at all), "truncated" (cut in the middle) or "json" (a broken line)."""
 
     _NAMES: ClassVar[dict[str, str]] = {
         "throttle": "throttle_every",
@@ -84,6 +90,8 @@ class MicrosoftFaults:
         "deny": "deny_billing",
         "page": "invoice_page_size",
         "token_ttl": "token_ttl_s",
+        "broken_manifest": "broken_manifest",
+        "broken_blob": "broken_blob",
     }
 
     @classmethod
@@ -116,6 +124,8 @@ class MicrosoftFaults:
             raise ValueError("Microsoft fault schema: must be 1 or 2")
         if faults.data_format not in ("compressedJSONLines", "compressedJSON"):
             raise ValueError("Microsoft fault format: compressedJSONLines or compressedJSON")
+        if faults.broken_blob not in ("", "gzip", "truncated", "json"):
+            raise ValueError("Microsoft fault broken_blob: gzip, truncated or json")
         if faults.invoice_page_size < 1:
             raise ValueError("Microsoft fault page: must be at least 1")
         return faults
@@ -437,7 +447,7 @@ class MicrosoftEmulator:
             "rootDirectory": f"{origin}{PREFIX}/blob/{manifest.id}",
             "sasToken": self._sas(manifest),
             "partitionType": "Default",
-            "blobCount": len(blobs),
+            "blobCount": len(blobs) + (1 if self.faults.broken_manifest else 0),
             "blobs": [{"name": blob.name, "partitionValue": "default"} for blob in blobs],
         }
 
@@ -476,7 +486,23 @@ class MicrosoftEmulator:
         if blob is None:
             return _blob_error(404, "BlobNotFound", "The specified blob does not exist.")
         self.blob_downloads += 1
+        broken = self.faults.broken_blob
+        if broken or self.faults.data_format == "compressedJSON":
+            return Response(_blob_bytes(blob.path, broken, self.faults.data_format))
         return FileResponse(blob.path, media_type="application/octet-stream")
+
+
+def _blob_bytes(path: Path, broken: str, data_format: str) -> bytes:
+    """A blob as a fault or the `compressedJSON` variant (one JSON array) asks."""
+    packed = path.read_bytes()
+    if broken == "gzip":
+        return b"this is not gzip" + packed[:100]
+    if broken == "truncated":
+        return packed[: max(len(packed) // 2, 20)]
+    if broken == "json":
+        return gzip.compress(b'{"PartnerId": "x", "CustomerId": \n') + packed
+    lines = gzip.decompress(packed).decode("utf-8").splitlines()
+    return gzip.compress(("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8"))
 
 
 def _origin(request: Request) -> str:
