@@ -499,9 +499,10 @@ def _blob_bytes(path: Path, broken: str, data_format: str) -> bytes:
         return b"this is not gzip" + packed[:100]
     if broken == "truncated":
         return packed[: max(len(packed) // 2, 20)]
-    if broken == "json":
-        return gzip.compress(b'{"PartnerId": "x", "CustomerId": \n') + packed
     lines = gzip.decompress(packed).decode("utf-8").splitlines()
+    if broken == "json":  # the second line is cut short
+        lines.insert(1, '{"PartnerId": "x", "CustomerId": ')
+        return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"))
     return gzip.compress(("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8"))
 
 
