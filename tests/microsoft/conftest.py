@@ -65,7 +65,7 @@ class Pull:
             "authority_url": section.authority_url,
             "graph_url": section.graph_url,
             "api_url": section.api_url,
-            "history_days": "36500",
+            "history_days": "3000",
         } | changes
         lines = [f'[database]\nurl = "{self.settings.database.url}"\n', "[partner_center]"]
         for key, value in values.items():
