@@ -15,6 +15,7 @@ as having nothing billed.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -275,7 +276,7 @@ class _Puller:
             rows=rows,
             exports_started=started,
             report_ids=tuple(counts.reports.report_ids),
-            detail=f"organizations {counts.organizations}; reports {counts.reports}",
+            detail=f"{len(counts.reports.report_ids)} reports: {counts.reports}",
         )
 
     def _fetch(
@@ -322,11 +323,19 @@ class _Puller:
 def _in_blobs(
     warnings: list[str], invoice_id: str, files: list[tuple[Kind, Path, list[BlobSpan], str]]
 ) -> list[str]:
-    """Warnings naming Microsoft's export instead of billbridge's temporary file."""
+    """Warnings naming Microsoft's blobs instead of billbridge's temporary files."""
     named = []
     for warning in warnings:
-        for kind, path, _, _ in files:
-            warning = warning.replace(str(path), f"invoice {invoice_id}'s {kind} export")
+        for kind, path, spans, _ in files:
+
+            def place(
+                match: re.Match[str], kind: Kind = kind, spans: list[BlobSpan] = spans
+            ) -> str:
+                where = blob_of(spans, int(match[1])) if match[1] else None
+                blob = f", blob {where[0]} line {where[1]}" if where else ""
+                return f"invoice {invoice_id} {kind}{blob}"
+
+            warning = re.sub(re.escape(str(path)) + r"(?::(\d+))?", place, warning)
         named.append(warning)
     return named
 
