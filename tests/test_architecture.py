@@ -19,7 +19,7 @@ ALLOWED = {
     "autotask": set(),
     "sandbox": set(),
     "export": {"domain", "store", "autotask", "config"},
-    "web": {"export", "store", "domain", "config"},
+    "web": {"export", "store", "domain", "config", "pulling"},  # the daily check pulls first
     "config": {"domain"},
     "microsoft": {"sources", "domain"},
 }

@@ -114,6 +114,33 @@ def pull_partner_center(
             client.close()
 
 
+def daily_pull(settings: Settings, store: Store) -> Callable[[date], PullResult | None] | None:
+    """The daily check's pull: from `partner_center.pull_day` of each month on (Microsoft's
+    invoices are ready by the 8th), every invoice not yet pulled; None when the
+    `[partner_center]` credentials are not set."""
+    if not settings.partner_center.configured:
+        return None
+
+    def pull(day: date) -> PullResult | None:
+        if day.day < settings.partner_center.pull_day:
+            return None
+        result = pull_partner_center(store, settings, today=day)
+        logger.info(
+            "daily pull of %s: %d imported, %d with no data, %d waiting, %d failed",
+            day,
+            result.count("imported"),
+            result.count("no_data"),
+            result.count("waiting"),
+            result.count("failed"),
+        )
+        for invoice in result.invoices:
+            if invoice.status in ("failed", "waiting"):
+                logger.warning("invoice %s: %s", invoice.invoice_id, invoice.detail)
+        return result
+
+    return pull
+
+
 class _Puller:
     def __init__(
         self,

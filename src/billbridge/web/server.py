@@ -24,6 +24,7 @@ from billbridge.export.connection import client_from_settings
 from billbridge.export.daily import DailyCheck
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.export.results import RunResult
+from billbridge.pulling import daily_pull
 from billbridge.store import Store
 from billbridge.web.app import create_web_app
 from billbridge.web.jobs import ClientFactory
@@ -73,6 +74,7 @@ def daily_check(
         has_run=has_run,
         clock=clock,
         retry_after_failure_s=retry_after_failure_s,
+        pull=daily_pull(settings, store),  # P: pull before export
     )
 
 
