@@ -15,6 +15,7 @@ from billbridge.pulling import PullResult, pull_partner_center
 from billbridge.sandbox import RunningSandbox, SandboxOptions, start_in_background
 from billbridge.sandbox.microsoft import MicrosoftEmulator, MicrosoftFaults
 from billbridge.store import Store
+from billbridge.store.reports import StoredReport
 
 DATA = Path(__file__).parents[1] / "sources" / "partner_center" / "data"
 RECON = DATA / "invoice-recon-2025-11.csv"
@@ -104,7 +105,7 @@ def pulling(make_pull: PullFactory) -> Pull:
     return make_pull()
 
 
-def stored_reports(store: Store) -> list[Any]:
+def stored_reports(store: Store) -> list[StoredReport]:
     """Every current report revision of the store, with its lines."""
     with store.transaction() as uow:
         ids = [summary.report_id for summary in uow.reports.summaries()]

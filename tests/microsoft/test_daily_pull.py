@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from billbridge.config import PartnerCenterSettings
+from billbridge.export.results import RunResult
 from billbridge.pulling import daily_pull
 from billbridge.web.server import daily_check
 from tests.microsoft.conftest import PullFactory, stored_reports
@@ -30,9 +31,9 @@ def test_the_daily_check_pulls_then_exports_what_is_due(make_pull: PullFactory) 
 
     check.run_once(date(2025, 12, 12))
     assert check.last_result is not None
-    assert {r.report_id for r in check.last_result.reports} == {
-        r.report.report_id for r in stored_reports(pulling.store)
-    }
+    result: RunResult = check.last_result
+    exported = {item.report_id for item in result.reports}
+    assert exported == {stored.report.report_id for stored in stored_reports(pulling.store)}
     assert len(pulling.emulator.exports) == 4  # the later checks exported nothing again
 
 

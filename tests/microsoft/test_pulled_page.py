@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 
 from billbridge.config import WebSettings
@@ -14,24 +13,13 @@ from billbridge.export.daily import DailyCheck
 from billbridge.web import create_web_app
 from tests.microsoft.conftest import RECON_INVOICE, USAGE_INVOICE, PullFactory
 from tests.web.conftest import PASSWORD, ServedApp
-from tests.web.test_web_browser import ARGS, CHROMIUM, shot
+from tests.web.test_web_browser import CHROMIUM, shot
+from tests.web.test_web_browser import page as page  # the browser page fixture
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1366, "height": 860})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
 
 
 def test_the_pulled_page_lists_each_invoice(make_pull: PullFactory, page: Page) -> None:
