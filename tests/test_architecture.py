@@ -46,7 +46,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "export": frozenset({"domain", "store", "autotask", "config"}),
     # The CLI's tables and lines: what a run did, never how it was done.
     "render": frozenset({"domain", "export", "store"}),
-    "web": frozenset({"export", "store", "domain", "config"}),
+    "money_render": frozenset({"domain", "export", "store"}),
+    "cli_help": frozenset(),
+    # Pulling from Microsoft: the orchestration around microsoft/, as export/ is around autotask/.
+    "pulling": frozenset({"config", "importing", "microsoft", "sources", "store", "domain"}),
+    "preview": frozenset({"config", "microsoft", "pulling", "sources", "domain"}),
+    "pull_output": frozenset({"config", "microsoft", "preview", "pulling", "store", "domain"}),
+    # The daily check of `serve` pulls before it exports.
+    "web": frozenset({"export", "store", "domain", "config", "pulling"}),
     # The demo drives the product end to end, as the CLI does, but has no pages of its own.
     "demo": EVERYTHING - {"cli", "web", "__main__", "__init__"} | {"microsoft"},
     "cli": EVERYTHING | {"microsoft"},

@@ -901,3 +901,85 @@ def attention_resolve_command(
 
 
 # --- end money commands ---
+
+
+# --- pull commands (P) ---------------------------------------------------------------------------
+
+pull_app = typer.Typer(
+    help="Pull billing straight from Microsoft (Partner Center and Graph billing exports).",
+    no_args_is_help=True,
+)
+app.add_typer(pull_app, name="pull")
+
+
+@pull_app.command("partner-center")
+def pull_partner_center_command(
+    ctx: typer.Context,
+    invoice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--invoice",
+            help="Pull this invoice (repeatable; default: every invoice not yet pulled).",
+            metavar="ID",
+        ),
+    ] = None,
+    azure_markup: Annotated[
+        str | None,
+        typer.Option(
+            "--azure-markup",
+            help="Sell Azure at cost + PCT% (default: partner_center.azure_markup).",
+            metavar="PCT",
+        ),
+    ] = None,
+    license_markup: Annotated[
+        str | None,
+        typer.Option(
+            "--license-markup",
+            help="Sell licences not in the price list at cost + PCT%.",
+            metavar="PCT",
+        ),
+    ] = None,
+    unbilled: Annotated[
+        str | None,
+        typer.Option(
+            "--unbilled",
+            help="'current': preview the month to date (never imported or exported).",
+            metavar="PERIOD",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every new invoice's billed reconciliation and usage, imported dated by the invoice."""
+    from billbridge.pull_output import pull_errors, show_preview, show_pull
+
+    azure = _parse_percent(azure_markup) if azure_markup is not None else None
+    licence = _parse_percent(license_markup) if license_markup is not None else None
+    app_context = context(ctx)
+    settings = app_context.settings()
+    with pull_errors(fail):
+        if unbilled is not None:
+            if unbilled != "current":
+                raise typer.BadParameter("only 'current' is supported", param_hint="'--unbilled'")
+            from billbridge.preview import preview_unbilled
+
+            show_preview(preview_unbilled(settings), out, as_json=as_json)
+            return
+        from billbridge.pulling import pull_partner_center
+
+        result = pull_partner_center(
+            app_context.store(),
+            settings,
+            invoice_ids=invoice or (),
+            azure_markup=azure,
+            license_markup=licence,
+            progress=None if as_json or not err.is_terminal else _progress,
+        )
+    show_pull(result, out, err, as_json=as_json)
+    raise typer.Exit(result.exit_code)
+
+
+def _progress(message: str) -> None:
+    err.print(message, markup=False)
+
+
+# --- end pull commands ---

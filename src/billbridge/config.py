@@ -238,12 +238,50 @@ class ReconcileSettings(_Section):
 # --- end reconcile settings ---
 
 
+# --- partner_center settings (P: pull) ---
+class PartnerCenterSettings(_Section):
+    """Pulling billing from Microsoft (`billbridge pull partner-center`, the daily check)."""
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authority_url: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com"
+    api_url: str = "https://api.partnercenter.microsoft.com"
+    api_scope: str = "https://api.partnercenter.microsoft.com/.default"
+    """Scope of the Partner Center API token (the invoice list); Graph's is fixed."""
+    pull_day: int = Field(default=8, ge=1, le=28)
+    """Day of the month from which the daily check pulls (invoices are ready by the 8th)."""
+    history_days: int = Field(default=62, ge=1, le=3660)
+    """Invoices older than this are pulled only when named with `--invoice`."""
+    poll_deadline_s: float = Field(default=3600.0, gt=0, le=86400)
+    """How long a pull waits for one export operation before leaving it for the next pull."""
+    azure_markup: Decimal | None = Field(default=None, ge=-100, le=1000)
+    license_markup: Decimal | None = Field(default=None, ge=-100, le=1000)
+
+    @field_validator("authority_url", "graph_url", "api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def configured(self) -> bool:
+        """True when the three credentials are set (the daily check pulls only then)."""
+        return bool(self.tenant_id and self.client_id and self.client_secret)
+
+
+# --- end partner_center settings ---
+
+
 _SECTIONS: dict[str, type[_Section]] = {
     "database": DatabaseSettings,
     "autotask": AutotaskSettings,
     "export": ExportSettings,
     "web": WebSettings,
     "reconcile": ReconcileSettings,
+    "partner_center": PartnerCenterSettings,  # P: pull
 }
 
 
@@ -261,6 +299,7 @@ class Settings:
     autotask: AutotaskSettings
     export: ExportSettings
     web: WebSettings
+    partner_center: PartnerCenterSettings = field(default_factory=PartnerCenterSettings)  # P
     source: Path | None = None
     """The settings file that was read, if any."""
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)

@@ -3,7 +3,10 @@
 It plays what a new user does in their first hour: the sandbox tenant gets the provider's
 customer companies (as they would already exist in Autotask), billbridge imports the bundled
 organizations, price list and two months of reports, links organizations to companies by exact
-name, shows the plan, exports, exports again (nothing is written twice), and prints what landed.
+name, shows the plan, exports, exports again (nothing is written twice). Then the automatic path:
+on December 8 the daily check pulls November's invoice from Microsoft (the sandbox's emulator,
+serving `demo_data/pc-*.csv`), exports it when due, and a second pull finds nothing new.
+Last, it prints what landed.
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ from billbridge.config import (
     AutotaskSettings,
     DatabaseSettings,
     ExportSettings,
+    PartnerCenterSettings,
     Settings,
     WebSettings,
 )
 from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.importing import import_organizations, import_price_list, import_reports
+from billbridge.pulling import pull_partner_center
 from billbridge.render import run_result, summary_line
-from billbridge.sandbox import RunningSandbox, SandboxOptions, start_in_background
+from billbridge.sandbox import RunningSandbox, SandboxOptions, microsoft, start_in_background
 from billbridge.store import Store
 
 DATA = resources.files("billbridge") / "demo_data"
@@ -51,7 +56,20 @@ def sandbox_settings(sandbox: RunningSandbox, database_url: str, **export: Any) 
         ),
         export=ExportSettings(product_billing_code="Microsoft Licensing", **export),
         web=WebSettings(),
+        partner_center=emulator_partner_center(sandbox),
     )
+
+
+def emulator_partner_center(sandbox: RunningSandbox, **overrides: Any) -> PartnerCenterSettings:
+    """`[partner_center]` settings pointed at the sandbox's Microsoft emulator."""
+    values: dict[str, Any] = {
+        "tenant_id": microsoft.TENANT_ID,
+        "client_id": microsoft.CLIENT_ID,
+        "client_secret": SecretStr(microsoft.CLIENT_SECRET),
+        "poll_deadline_s": 60.0,
+        **sandbox.microsoft_urls,
+    }
+    return PartnerCenterSettings(**(values | overrides))
 
 
 def demo_files() -> dict[str, Path]:
@@ -59,11 +77,18 @@ def demo_files() -> dict[str, Path]:
     return {name: Path(str(DATA / name)) for name in names}
 
 
+def partner_center_files() -> tuple[Path, ...]:
+    """November's invoice as Microsoft's emulator serves it (reconciliation and usage)."""
+    names = ("pc-invoice-recon-2026-11.csv", "pc-daily-usage-2026-11.csv")
+    return tuple(Path(str(DATA / name)) for name in names)
+
+
 def run_demo(console: Console, keep: Path | None = None) -> int:
     workdir = keep or Path(tempfile.mkdtemp(prefix="billbridge-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sandbox_data = workdir / "sandbox.db" if keep else None
-    with start_in_background(SandboxOptions(port=0, data=sandbox_data)) as sandbox:
+    options = SandboxOptions(port=0, data=sandbox_data, partner_center=partner_center_files())
+    with start_in_background(options) as sandbox:
         settings = sandbox_settings(sandbox, f"sqlite:///{workdir / 'billbridge.db'}")
         console.rule("billbridge demo")
         console.print(f"Autotask sandbox at {sandbox.base_url} (user {sandbox.username})")
@@ -110,7 +135,9 @@ def _play(console: Console, store: Store, settings: Settings, client: AutotaskCl
     again = engine.export(Selection(tuple(reports.report_ids)), trigger="demo")
     console.print(summary_line(again, planned=False))
 
-    console.rule("8. What landed in Autotask")
+    november = _pull_and_export(console, store, settings, engine)
+
+    console.rule("11. What landed in Autotask")
     _show_tenant(console, client)
     skipped = [r for r in second.reports if r.status == "skipped"]
     for report in skipped:
@@ -119,7 +146,33 @@ def _play(console: Console, store: Store, settings: Settings, client: AutotaskCl
         "Try it yourself: `billbridge sandbox --data sandbox.db`, point billbridge.toml at it,"
         " and see the README."
     )
-    return max(first.exit_code, second.exit_code, again.exit_code)
+    return max(first.exit_code, second.exit_code, again.exit_code, november)
+
+
+def _pull_and_export(
+    console: Console, store: Store, settings: Settings, engine: ExportEngine
+) -> int:
+    """November: nobody downloads a file; the daily check pulls, then exports when due."""
+    invoice_day, due_day = date(2026, 12, 8), date(2026, 12, 12)
+    console.rule(f"8. Daily check of {invoice_day}: November's invoice pulled from Microsoft")
+    console.print(f"Microsoft (emulated) at {settings.partner_center.graph_url}")
+    pulled = pull_partner_center(store, settings, today=invoice_day)
+    for invoice in pulled.invoices:
+        console.print(
+            f"invoice {invoice.invoice_id} of {invoice.invoice_date}: {invoice.status},"
+            f" {invoice.rows} rows, {invoice.detail}"
+        )
+    lag = settings.export.lag_days
+    console.print(f"its reports are dated {invoice_day}: due {lag} days later (export.lag_days)")
+
+    console.rule(f"9. Daily check of {due_day}: the pulled reports are due and exported")
+    exported = engine.export(Selection(due=True, today=due_day), trigger="demo")
+    console.print(summary_line(exported, planned=False))
+
+    console.rule("10. Pull again: nothing new at Microsoft, no export started")
+    again = pull_partner_center(store, settings, today=due_day)
+    console.print(f"{len(again.invoices)} invoices to pull; every invoice is already pulled")
+    return max(pulled.exit_code, exported.exit_code, again.exit_code)
 
 
 def _ensure_companies(client: AutotaskClient, organizations: Path) -> dict[str, int]:

@@ -36,6 +36,7 @@ class DailyCheck:
         *,
         clock: Clock = lambda: datetime.now(UTC),
         retry_after_failure_s: float = 300.0,
+        pull: Callable[[date], object] | None = None,
     ) -> None:
         self.check_time = check_time
         self._export = export
@@ -46,6 +47,11 @@ class DailyCheck:
         lock, Autotask did not answer), wait this long before trying again, not at once."""
         self.last_result: RunResult | None = None
         self.last_error: str | None = None
+        # --- pull before export (P) ---
+        self._pull = pull
+        """Pulls the day's new invoices from Microsoft first (`billbridge.pulling.daily_pull`)."""
+        self.last_pull: object | None = None
+        self.last_pull_error: str | None = None
 
     def next_at(self) -> datetime:
         now = self._clock()
@@ -66,7 +72,21 @@ class DailyCheck:
             logger.exception("the daily check cannot tell whether today's check ran")
             return False
 
+    def _pull_first(self, day: date) -> None:
+        """A failed pull is logged and shown, and never stops the export of what is due."""
+        if self._pull is None:
+            return
+        try:
+            self.last_pull = self._pull(day)
+            self.last_pull_error = None
+        except Exception as exc:
+            logger.exception("the daily check's pull of %s failed", day)
+            self.last_pull_error = f"{type(exc).__name__}: {exc}"
+
+    # --- end pull before export ---
+
     def run_once(self, day: date) -> RunResult | None:
+        self._pull_first(day)
         try:
             self.last_result = self._export(day)
             self.last_error = None

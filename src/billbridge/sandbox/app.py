@@ -37,6 +37,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
 
 from billbridge.sandbox import routes, schema, seed
@@ -50,6 +51,8 @@ from billbridge.sandbox.errors import (
 from billbridge.sandbox.faults import FaultInjector
 from billbridge.sandbox.filters import QuerySpec, parse_query
 from billbridge.sandbox.limits import RequestLimits, endpoint_of
+from billbridge.sandbox.microsoft import PREFIX as MICROSOFT_PREFIX
+from billbridge.sandbox.microsoft.setup import microsoft_emulator
 from billbridge.sandbox.options import SandboxOptions
 from billbridge.sandbox.schema import EntityDef
 from billbridge.sandbox.store import Store
@@ -131,6 +134,7 @@ class SandboxRuntime:
             thread_limit=options.thread_limit,
         )
         self.faults = FaultInjector(options.faults)
+        self.microsoft = microsoft_emulator(options)  # --- microsoft emulator (P) ---
         self.latency_s = options.latency_ms / 1000.0
         self._handlers: dict[str, Handler] = {
             routes.VERSION: self._version,
@@ -150,6 +154,7 @@ class SandboxRuntime:
 
     def close(self) -> None:
         self.store.close()
+        self.microsoft.close()  # --- microsoft emulator (P) ---
 
     # -- hooks for tests -----------------------------------------------------------------------
 
@@ -518,6 +523,11 @@ def create_app(
     async def endpoint(request: Request) -> Response:
         return await runtime.handle(request)
 
-    app = Starlette(routes=[StarletteRoute("/{path:path}", endpoint, methods=_ALL_METHODS)])
+    app = Starlette(
+        routes=[
+            Mount(MICROSOFT_PREFIX, runtime.microsoft.app()),  # --- microsoft emulator (P) ---
+            StarletteRoute("/{path:path}", endpoint, methods=_ALL_METHODS),
+        ]
+    )
     app.state.runtime = runtime
     return app

@@ -17,9 +17,18 @@ import typer
 import uvicorn
 
 from billbridge.sandbox.faults import FaultSpec
+from billbridge.sandbox.microsoft import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TENANT_ID,
+    BillingFileError,
+    MicrosoftEmulator,
+    MicrosoftFaults,
+)
+from billbridge.sandbox.microsoft import PREFIX as MICROSOFT_PREFIX
 from billbridge.sandbox.options import SandboxOptions
 from billbridge.sandbox.seed import INTEGRATION_CODE, SECRET, USERNAME
-from billbridge.sandbox.server import approve_and_post, uvicorn_config
+from billbridge.sandbox.server import approve_and_post, microsoft_urls, uvicorn_config
 from billbridge.sandbox.store import StoreError
 
 app = typer.Typer(
@@ -76,6 +85,33 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# --- microsoft emulator (P) ---
+def _microsoft_faults(value: str | None) -> MicrosoftFaults | None:
+    if value is None:
+        return None
+    try:
+        return MicrosoftFaults.parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--microsoft-faults'") from None
+
+
+def _echo_microsoft(emulator: MicrosoftEmulator, origin: str) -> None:
+    urls = microsoft_urls(origin)
+    invoices = emulator.data.invoices
+    typer.echo(f"Microsoft emulator at {origin}{MICROSOFT_PREFIX}/ ([partner_center] settings)")
+    typer.echo(f"  tenant_id        = {TENANT_ID}")
+    typer.echo(f"  client_id        = {CLIENT_ID}")
+    typer.echo(f"  client_secret    = {CLIENT_SECRET}")
+    for key, url in urls.items():
+        typer.echo(f"  {key:<16} = {url}")
+    typer.echo(f"  invoices         = {', '.join(sorted(invoices)) or 'none (--partner-center)'}")
+    if str(emulator.faults) != "none":
+        typer.echo(f"  faults           {emulator.faults}")
+
+
+# --- end microsoft emulator ---
+
+
 @app.callback(invoke_without_command=True)
 def sandbox(
     ctx: typer.Context,
@@ -115,6 +151,20 @@ def sandbox(
     precision: int = typer.Option(
         4, "--precision", min=0, max=10, help="Decimals kept of unit prices and quantities."
     ),
+    # --- microsoft emulator (P) ---
+    partner_center: list[Path] = typer.Option(
+        [],
+        "--partner-center",
+        help="Partner Center billing file the Microsoft emulator serves (repeatable).",
+        metavar="FILE",
+    ),
+    microsoft_faults: str | None = typer.Option(
+        None,
+        "--microsoft-faults",
+        help="e.g. throttle=3,retry_after=1,slow=5,no_data,sas_ttl=60,inline,schema=1,"
+        "format=compressedJSON,deny,page=2 (see docs/pull.md).",
+    ),
+    # --- end microsoft emulator ---
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C or SIGTERM."""
     if ctx.invoked_subcommand is not None:
@@ -135,12 +185,14 @@ def sandbox(
             procurement=procurement,
             cost_permission=not no_cost_permission,
             precision=precision,
+            partner_center=tuple(partner_center),  # --- microsoft emulator (P) ---
+            microsoft_faults=_microsoft_faults(microsoft_faults),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     try:
         config = uvicorn_config(options)
-    except StoreError as exc:
+    except (StoreError, BillingFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
@@ -160,6 +212,7 @@ def sandbox(
     typer.echo(f"  tenant           = {_describe(options)}")
     if latency_ms or options.faults:
         typer.echo(f"  latency {latency_ms} ms, faults {options.faults or 'none'}")
+    _echo_microsoft(config.app.state.runtime.microsoft, f"http://{shown}:{actual}")  # type: ignore[union-attr]
     typer.echo("Stop with Ctrl-C.")
     _ForegroundServer(config).run(sockets=[sock])
     config.app.state.runtime.close()  # type: ignore[union-attr]

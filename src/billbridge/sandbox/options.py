@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billbridge.sandbox.faults import FaultSpec
 from billbridge.sandbox.schema import entity
+from billbridge.sandbox.microsoft.service import MicrosoftFaults
 from billbridge.sandbox.seed import INTEGRATION_CODE, SECRET, USERNAME
 from billbridge.sandbox.settings import DateReading, TenantSettings
 
@@ -58,6 +59,12 @@ class SandboxOptions:
     cost_permission: bool = True
     #: Decimals kept of unit prices, unit costs and quantities (rounded half away from zero).
     precision: int = 4
+    # --- microsoft emulator (P) ---
+    #: Partner Center billing files the Microsoft emulator serves (at /microsoft).
+    partner_center: tuple[Path, ...] = ()
+    #: Its faults (`billbridge.sandbox.microsoft.MicrosoftFaults`); None: none.
+    microsoft_faults: MicrosoftFaults | None = None
+    # --- end microsoft emulator ---
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -13,6 +13,8 @@ import httpx
 import uvicorn
 
 from billbridge.sandbox.app import SandboxRuntime, create_app
+from billbridge.sandbox.microsoft import PREFIX as MICROSOFT_PREFIX
+from billbridge.sandbox.microsoft import MicrosoftEmulator
 from billbridge.sandbox.options import SandboxOptions
 from billbridge.sandbox.seed import INTEGRATION_CODE, SECRET, USERNAME
 from billbridge.sandbox.store import Store, StoreError
@@ -74,6 +76,19 @@ class RunningSandbox:
         """What `autotask.zone_lookup_url` should be set to."""
         return self.base_url
 
+    # --- microsoft emulator (P) ---
+    @property
+    def microsoft(self) -> MicrosoftEmulator:
+        """The Microsoft emulator (tokens, invoices, billing exports) of this sandbox."""
+        return self.runtime.microsoft
+
+    @property
+    def microsoft_urls(self) -> dict[str, str]:
+        """`partner_center.authority_url`, `graph_url` and `api_url` pointed at the emulator."""
+        return microsoft_urls(self.origin)
+
+    # --- end microsoft emulator ---
+
     def _wait_answering(self, deadline: float) -> None:
         url = f"{self.base_url}/VersionInformation"
         while True:
@@ -104,6 +119,16 @@ class RunningSandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def microsoft_urls(origin: str) -> dict[str, str]:
+    """The Microsoft emulator's roots under a sandbox origin (`http://host:port`)."""
+    root = f"{origin}{MICROSOFT_PREFIX}"
+    return {
+        "authority_url": f"{root}/login",
+        "graph_url": f"{root}/graph",
+        "api_url": f"{root}/partnercenter",
+    }
 
 
 def start_in_background(options: SandboxOptions | None = None) -> RunningSandbox:

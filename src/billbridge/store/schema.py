@@ -200,3 +200,33 @@ attention_resolutions = Table(
     Column("resolved_by", String(200), nullable=False),
     Column("resolved_at", UTCDateTime, nullable=False),
 )
+
+# --- pulls from Microsoft (P) ---
+
+pulled_invoices = Table(
+    "pulled_invoices",
+    metadata,
+    Column("invoice_id", String(100), primary_key=True),
+    Column("invoice_date", Date, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("total", ExactDecimal, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("report_ids", Text, nullable=False, default="[]"),
+    Column("error", Text),
+    Column("pulled_at", UTCDateTime, nullable=False),
+)
+
+pull_exports = Table(
+    "pull_exports",
+    metadata,
+    Column("invoice_id", String(100), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("operation_url", Text),
+    Column("state", String(20), nullable=False),
+    Column("etag", String(200)),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- end pulls ---

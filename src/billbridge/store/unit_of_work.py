@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from billbridge.store.export_state import ExportStateRepository
 from billbridge.store.organizations import OrganizationRepository
 from billbridge.store.price_list import PriceListRepository
+from billbridge.store.pulls import PullRepository
 from billbridge.store.reports import ReportRepository
 from billbridge.store.runs import RunRepository
 
@@ -24,3 +25,4 @@ class UnitOfWork:
         self.reports = ReportRepository(connection, clock)
         self.runs = RunRepository(connection, clock)
         self.exports = ExportStateRepository(connection, clock)
+        self.pulls = PullRepository(connection, clock)  # P: pull

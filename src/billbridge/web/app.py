@@ -28,7 +28,7 @@ from billbridge.web.handlers import Admin, admin_of, current_session
 from billbridge.web.jobs import ClientFactory, WebExports
 from billbridge.web.rendering import environment
 from billbridge.web.security import LoginThrottle, SessionStore
-from billbridge.web.views import auth, dashboard, organizations, reports, runs, system
+from billbridge.web.views import auth, dashboard, organizations, pulls, reports, runs, system
 from billbridge.web.views import money as money_views
 
 STATIC = Path(__file__).with_name("static")
@@ -100,6 +100,7 @@ def routes() -> list[BaseRoute]:
         *organizations.routes,
         *reports.routes,
         *runs.routes,
+        *pulls.routes,  # P: what was pulled from Microsoft
         *system.routes,
         *money_views.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -26,6 +26,7 @@ from billbridge.export.daily import DailyCheck
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.export.errors import EXPECTED_ERRORS, explain
 from billbridge.export.results import RunResult
+from billbridge.pulling import daily_pull
 from billbridge.store import Store
 from billbridge.store.database import StoreBusyError
 from billbridge.web.app import create_web_app
@@ -76,6 +77,7 @@ def daily_check(
         has_run=has_run,
         clock=clock,
         retry_after_failure_s=retry_after_failure_s,
+        pull=daily_pull(settings, store),  # P: pull before export
     )
 
 

@@ -1,0 +1,166 @@
+"""Benchmark: a pull of 1,000,000 usage rows served by the emulator vs importing the file.
+
+Generates (or reuses) the 1,000,000-row daily-rated usage CSV of `bench_partner_center.py`,
+then, each as a user runs it (a fresh `billbridge` process and a fresh SQLite state store):
+
+- `billbridge import partner-center FILE --generated-on DAY`;
+- `billbridge pull partner-center` against `billbridge sandbox --partner-center FILE` running
+  in its own process (its conversion of the file into export blobs happens at its start and is
+  not timed: at Microsoft the export is prepared by Microsoft).
+
+Prints the median wall time and peak RSS of each, and their ratio (the goal: pull <= 1.2x).
+
+Usage: .venv/bin/python bench/bench_pull.py [--rows N] [--repeat 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_partner_center import generate
+
+INVOICE_DAY = "2025-12-08"
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BILLBRIDGE_")}
+
+
+def timed(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one billbridge process."""
+    log = cwd / "output.txt"
+    with log.open("w") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "billbridge", *args],
+            cwd=cwd,
+            env=_environment(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"billbridge {' '.join(args)} failed:\n{log.read_text()}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def start_emulator(path: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "billbridge",
+            "sandbox",
+            "--port",
+            "0",
+            "--partner-center",
+            str(path),
+        ],
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    origin = ""
+    for line in process.stdout:
+        found = re.search(r"Microsoft emulator at (http://[^/]+)/microsoft/", line)
+        if found:
+            origin = found[1]
+        if line.startswith("Stop with Ctrl-C"):
+            return process, origin
+    raise SystemExit("the sandbox did not start")
+
+
+def config(directory: Path, origin: str | None) -> Path:
+    text = f'[database]\nurl = "sqlite:///{directory / "billbridge.db"}"\n'
+    if origin:
+        text += (
+            "[partner_center]\n"
+            'tenant_id = "0e195b37-4574-4539-bc42-0e539b9684c0"\n'
+            'client_id = "7e6a1c1e-5bb5-4c1c-9a55-5a2d3b1e0001"\n'
+            'client_secret = "sandbox-partner-secret"\n'
+            f'authority_url = "{origin}/microsoft/login"\n'
+            f'graph_url = "{origin}/microsoft/graph"\n'
+            f'api_url = "{origin}/microsoft/partnercenter"\n'
+            "history_days = 3000\n"
+        )
+    path = directory / "billbridge.toml"
+    path.write_text(text)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"daily-usage-{args.rows}.csv"
+    if not path.exists():
+        print(f"generating {path} ({args.rows:,} rows) ...", flush=True)
+        generate(path, args.rows)
+    print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+
+    imports: list[tuple[float, float]] = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as work:
+            cfg = config(Path(work), None)
+            imports.append(
+                timed(
+                    [
+                        "--config",
+                        str(cfg),
+                        "import",
+                        "partner-center",
+                        str(path),
+                        "--generated-on",
+                        INVOICE_DAY,
+                    ],
+                    Path(work),
+                )
+            )
+    started = time.perf_counter()
+    emulator, origin = start_emulator(path)
+    print(f"emulator ready at {origin} in {time.perf_counter() - started:.1f} s", flush=True)
+    pulls: list[tuple[float, float]] = []
+    try:
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory(prefix="bench-pull-") as work:
+                cfg = config(Path(work), origin)
+                pulls.append(timed(["--config", str(cfg), "pull", "partner-center"], Path(work)))
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        emulator.wait(timeout=60)
+        if emulator.stdout is not None:
+            emulator.stdout.close()
+
+    def show(name: str, runs: list[tuple[float, float]]) -> float:
+        seconds = statistics.median(run[0] for run in runs)
+        rss = max(run[1] for run in runs)
+        each = ", ".join(f"{run[0]:.2f}" for run in runs)
+        print(f"{name:<34}{seconds:>8.2f} s {rss:>8.0f} MiB   (runs: {each})")
+        return seconds
+
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    base = show("billbridge import partner-center", imports)
+    pulled = show("billbridge pull partner-center", pulls)
+    print(f"pull / import: {pulled / base:.2f}x (goal <= 1.2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""What `billbridge pull partner-center` prints: a table per invoice, or one JSON object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.table import Table
+
+from billbridge.config import SettingsError
+from billbridge.microsoft.errors import MicrosoftError
+from billbridge.preview import Preview
+from billbridge.pulling import PullResult, Status
+from billbridge.store.database import StoreBusyError, StoreError
+
+EXIT_PARTLY_FAILED = 1
+EXIT_BAD_INPUT = 2
+STATUSES: tuple[Status, ...] = ("imported", "unchanged", "no_data", "failed", "waiting")
+
+
+@contextmanager
+def pull_errors(fail: Callable[[str, int], NoReturn]) -> Iterator[None]:
+    """What stops a pull, as one message and an exit status."""
+    try:
+        yield
+    except SettingsError as exc:
+        fail("the settings cannot be used: " + "; ".join(exc.problems), EXIT_BAD_INPUT)
+    except StoreBusyError as exc:
+        fail(f"{exc}; try again when it has finished", EXIT_PARTLY_FAILED)
+    except StoreError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except MicrosoftError as exc:
+        code = EXIT_BAD_INPUT if exc.kind == "fatal" else EXIT_PARTLY_FAILED
+        fail(f"nothing was pulled: {exc}", code)
+
+
+def pull_json(result: PullResult) -> dict[str, Any]:
+    return {
+        "summary": {status: result.count(status) for status in STATUSES},
+        "invoices": [
+            {
+                "invoice_id": i.invoice_id,
+                "invoice_date": i.invoice_date.isoformat() if i.invoice_date else None,
+                "status": i.status,
+                "rows": i.rows,
+                "exports_started": i.exports_started,
+                "report_ids": list(i.report_ids),
+                "detail": i.detail,
+            }
+            for i in result.invoices
+        ],
+        "warnings": result.warnings,
+    }
+
+
+def show_pull(result: PullResult, out: Console, err: Console, *, as_json: bool) -> None:
+    if as_json:
+        out.print(json.dumps(pull_json(result), indent=2), markup=False)
+        return
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    if not result.invoices:
+        out.print("Nothing to pull: every invoice in Partner Center is already pulled.")
+        return
+    table = Table(title_justify="left", show_edge=False, pad_edge=False)
+    for column, justify in (("invoice", "left"), ("date", "left"), ("status", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("what happened", overflow="fold")
+    for item in result.invoices:
+        table.add_row(
+            item.invoice_id,
+            item.invoice_date.isoformat() if item.invoice_date else "",
+            item.status.replace("_", " "),
+            f"{item.rows:,}",
+            item.detail,
+        )
+    out.print(table)
+    labels: tuple[tuple[Status, str], ...] = (
+        ("imported", "imported"),
+        ("unchanged", "unchanged"),
+        ("no_data", "with no data"),
+        ("waiting", "still running at Microsoft"),
+        ("failed", "failed"),
+    )
+    parts = [
+        f"{result.count(s)} {label}"
+        for s, label in labels
+        if result.count(s)
+    ]
+    out.print(f"invoices: {', '.join(parts)}", markup=False)
+
+
+def show_preview(preview: Preview, out: Console, *, as_json: bool) -> None:
+    """The month to date per organization; a preview, never imported or exported."""
+    if as_json:
+        body = {
+            "currency": preview.currency,
+            "rows": preview.rows,
+            "organizations": [
+                {
+                    "organization": line.organization,
+                    "period": line.period,
+                    "cost": f"{line.cost:.2f}",
+                    "price": f"{line.price:.2f}",
+                }
+                for line in preview.lines
+            ],
+        }
+        out.print(json.dumps(body, indent=2), markup=False)
+        return
+    if not preview.lines:
+        out.print("Microsoft has no unbilled usage for the current period yet.")
+        return
+    table = Table(
+        title=f"Unbilled usage to date ({preview.rows:,} rows; a preview, not imported)",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("organization", overflow="fold")
+    table.add_column("period", no_wrap=True)
+    table.add_column(f"cost {preview.currency}", justify="right", no_wrap=True)
+    table.add_column(f"price {preview.currency}", justify="right", no_wrap=True)
+    for line in sorted(preview.lines, key=lambda item: item.organization):
+        table.add_row(line.organization, line.period, f"{line.cost:,.2f}", f"{line.price:,.2f}")
+    out.print(table)

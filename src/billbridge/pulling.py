@@ -1,0 +1,387 @@
+"""`billbridge pull partner-center` and the daily check's pull: Microsoft's billed exports of
+each new invoice, imported as `import partner-center` would, dated by the invoice date.
+
+Per invoice: both exports (reconciliation, usage) are started first and their operation URLs
+committed at once, so a pull killed while it waits resumes them on the next run instead of
+starting new exports; then each is polled, its manifest read and its blobs streamed, gunzipped,
+into a JSON-lines file in a temporary directory (bounded by the month's size on disk, never held
+in memory), which the Partner Center reader reads. The import is all or nothing, as a file
+import is; only then is the invoice marked pulled, with each manifest's eTag. An invoice marked
+pulled is never exported again. An expired SAS (403 on a blob) starts a new export of that kind
+only. "No data available" (5000) is an empty export: an invoice with neither kind is recorded
+as having nothing billed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from billbridge.config import PartnerCenterSettings, Settings
+from billbridge.importing import import_partner_center
+from billbridge.microsoft import KINDS, InvoiceSummary, Kind, MicrosoftSettings, NoData
+from billbridge.microsoft.client import PartnerCenterClient
+from billbridge.microsoft.errors import MalformedResponseError, MicrosoftError, SasExpiredError
+from billbridge.microsoft.exports import BlobSpan, Manifest, blob_of
+from billbridge.sources.problems import InputError
+from billbridge.store import Store
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["imported", "unchanged", "no_data", "failed", "waiting"]
+_MAX_PROBLEMS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class InvoicePull:
+    invoice_id: str
+    invoice_date: date | None
+    status: Status
+    rows: int = 0
+    exports_started: int = 0
+    report_ids: tuple[str, ...] = ()
+    detail: str = ""
+    """What was imported, or what went wrong and what to do about it."""
+
+
+@dataclass
+class PullResult:
+    invoices: list[InvoicePull] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(i.status in ("failed", "waiting") for i in self.invoices) else 0
+
+    def count(self, status: Status) -> int:
+        return sum(1 for i in self.invoices if i.status == status)
+
+
+def microsoft_settings(settings: Settings) -> MicrosoftSettings:
+    """The client's settings; `SettingsError` naming each missing key."""
+    settings.require(
+        "partner_center.tenant_id", "partner_center.client_id", "partner_center.client_secret"
+    )
+    section: PartnerCenterSettings = settings.partner_center
+    assert section.tenant_id and section.client_id and section.client_secret
+    return MicrosoftSettings(
+        tenant_id=section.tenant_id,
+        client_id=section.client_id,
+        client_secret=section.client_secret,
+        authority_url=section.authority_url,
+        graph_url=section.graph_url,
+        api_url=section.api_url,
+        api_scope=section.api_scope,
+        poll_deadline_s=section.poll_deadline_s,
+    )
+
+
+def pull_partner_center(
+    store: Store,
+    settings: Settings,
+    *,
+    invoice_ids: Sequence[str] = (),
+    today: date | None = None,
+    azure_markup: Decimal | None = None,
+    license_markup: Decimal | None = None,
+    client: PartnerCenterClient | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PullResult:
+    """Pull the invoices not yet pulled (or `invoice_ids`). Raises fatal `MicrosoftError`s
+    (credentials, permission) and `StoreBusyError` when another pull is running; every other
+    problem fails one invoice, recorded in the result and the store."""
+    day = today or datetime.now(UTC).date()
+    section = settings.partner_center
+    markups = (
+        azure_markup if azure_markup is not None else section.azure_markup,
+        license_markup if license_markup is not None else section.license_markup,
+    )
+    own = client is None
+    client = client or PartnerCenterClient(microsoft_settings(settings))
+    try:
+        with store.exclusive("pull"):
+            puller = _Puller(store, client, markups, progress or (lambda _: None))
+            return puller.run(invoice_ids, day - timedelta(days=section.history_days))
+    finally:
+        if own:
+            client.close()
+
+
+def daily_pull(settings: Settings, store: Store) -> Callable[[date], PullResult | None] | None:
+    """The daily check's pull: from `partner_center.pull_day` of each month on (Microsoft's
+    invoices are ready by the 8th), every invoice not yet pulled; None when the
+    `[partner_center]` credentials are not set."""
+    if not settings.partner_center.configured:
+        return None
+
+    def pull(day: date) -> PullResult | None:
+        if day.day < settings.partner_center.pull_day:
+            return None
+        result = pull_partner_center(store, settings, today=day)
+        logger.info(
+            "daily pull of %s: %d imported, %d with no data, %d waiting, %d failed",
+            day,
+            result.count("imported"),
+            result.count("no_data"),
+            result.count("waiting"),
+            result.count("failed"),
+        )
+        for invoice in result.invoices:
+            if invoice.status in ("failed", "waiting"):
+                logger.warning("invoice %s: %s", invoice.invoice_id, invoice.detail)
+        return result
+
+    return pull
+
+
+class _Puller:
+    def __init__(
+        self,
+        store: Store,
+        client: PartnerCenterClient,
+        markups: tuple[Decimal | None, Decimal | None],
+        progress: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.azure_markup, self.license_markup = markups
+        self.progress = progress
+        self.result = PullResult()
+
+    def run(self, invoice_ids: Sequence[str], oldest: date) -> PullResult:
+        listed = {invoice.id: invoice for invoice in self.client.invoices()}
+        with self.store.transaction() as uow:
+            pulled = {p.invoice_id: p for p in uow.pulls.invoices()}
+        done = {i for i, p in pulled.items() if p.status in ("imported", "no_data")}
+        if invoice_ids:
+            chosen = []
+            for invoice_id in dict.fromkeys(invoice_ids):
+                invoice = listed.get(invoice_id)
+                if invoice is None:
+                    self._add(
+                        InvoicePull(
+                            invoice_id,
+                            None,
+                            "failed",
+                            detail="is not in Partner Center's invoice list; check the id",
+                        )
+                    )
+                elif invoice_id in done:
+                    self._add(
+                        InvoicePull(
+                            invoice_id,
+                            invoice.invoice_date,
+                            "unchanged",
+                            report_ids=pulled[invoice_id].report_ids,
+                            detail="already pulled; nothing exported again",
+                        )
+                    )
+                else:
+                    chosen.append(invoice)
+        else:
+            chosen = [
+                i
+                for i in listed.values()
+                if i.pullable and i.invoice_date >= oldest and i.id not in done
+            ]
+        for invoice in sorted(chosen, key=lambda i: (i.invoice_date, i.id)):
+            self._add(self._pull(invoice))
+        return self.result
+
+    def _add(self, pulled: InvoicePull) -> None:
+        self.result.invoices.append(pulled)
+        self.progress(f"{pulled.invoice_id}: {pulled.status} {pulled.detail}".rstrip())
+
+    def _pull(self, invoice: InvoiceSummary) -> InvoicePull:
+        self.progress(f"{invoice.id} ({invoice.invoice_date}): exporting")
+        started = 0
+        try:
+            operations, started = self._operations(invoice)
+            with tempfile.TemporaryDirectory(prefix="billbridge-pull-") as directory:
+                return self._fetch_and_import(invoice, operations, started, Path(directory))
+        except MicrosoftError as exc:
+            if exc.kind == "fatal":
+                raise
+            status: Status = "waiting" if exc.retriable else "failed"
+            self._record(invoice, status, error=str(exc))
+            return InvoicePull(
+                invoice.id, invoice.invoice_date, status, exports_started=started, detail=str(exc)
+            )
+
+    def _operations(self, invoice: InvoiceSummary) -> tuple[dict[Kind, str], int]:
+        """Each kind's operation: the one saved by an earlier pull, or a new export."""
+        with self.store.transaction() as uow:
+            states = uow.pulls.exports(invoice.id)
+        operations: dict[Kind, str] = {}
+        started = 0
+        for kind in KINDS:
+            state = states.get(kind)
+            if state is not None and state.state == "no_data":
+                continue
+            if state is not None and state.state == "started" and state.operation_url:
+                operations[kind] = state.operation_url
+                continue
+            operations[kind] = self._start(invoice.id, kind)
+            started += 1
+        return operations, started
+
+    def _start(self, invoice_id: str, kind: Kind) -> str:
+        url = self.client.start_billed_export(kind, invoice_id)
+        with self.store.transaction() as uow:
+            uow.pulls.save_export(invoice_id, kind, state="started", operation_url=url)
+        return url
+
+    def _fetch_and_import(
+        self,
+        invoice: InvoiceSummary,
+        operations: dict[Kind, str],
+        started: int,
+        directory: Path,
+    ) -> InvoicePull:
+        files: list[tuple[Kind, Path, list[BlobSpan], str]] = []
+        for kind, url in operations.items():
+            fetched = self._fetch(invoice.id, kind, url, directory)
+            if fetched is None:
+                with self.store.transaction() as uow:
+                    uow.pulls.save_export(invoice.id, kind, state="no_data", operation_url=url)
+                continue
+            path, spans, etag, restarted = fetched
+            started += restarted
+            files.append((kind, path, spans, etag))
+        rows = sum(span.last - span.first + 1 for _, _, spans, _ in files for span in spans)
+        if not files:
+            self._record(invoice, "no_data")
+            return InvoicePull(
+                invoice.id,
+                invoice.invoice_date,
+                "no_data",
+                exports_started=started,
+                detail="Microsoft has no billed data for it (No data available)",
+            )
+        self.progress(f"{invoice.id}: importing {rows:,} rows")
+        try:
+            counts = import_partner_center(
+                self.store,
+                [path for _, path, _, _ in files],
+                generated_on=invoice.invoice_date,
+                azure_markup=self.azure_markup,
+                license_markup=self.license_markup,
+            )
+        except InputError as exc:
+            raise MalformedResponseError(_describe_problems(invoice.id, exc, files)) from None
+        with self.store.transaction() as uow:
+            for kind, _, spans, etag in files:
+                uow.pulls.save_export(
+                    invoice.id,
+                    kind,
+                    state="imported",
+                    operation_url=None,
+                    etag=etag,
+                    rows=sum(s.last - s.first + 1 for s in spans),
+                )
+            uow.pulls.record_invoice(
+                invoice.id,
+                invoice_date=invoice.invoice_date,
+                currency=invoice.currency,
+                total=invoice.total,
+                status="imported",
+                rows=rows,
+                report_ids=counts.reports.report_ids,
+            )
+        self.result.warnings.extend(_in_blobs(counts.warnings, invoice.id, files))
+        return InvoicePull(
+            invoice.id,
+            invoice.invoice_date,
+            "imported",
+            rows=rows,
+            exports_started=started,
+            report_ids=tuple(counts.reports.report_ids),
+            detail=f"{len(counts.reports.report_ids)} reports: {counts.reports}",
+        )
+
+    def _fetch(
+        self, invoice_id: str, kind: Kind, url: str, directory: Path
+    ) -> tuple[Path, list[BlobSpan], str, int] | None:
+        """The export's blobs in one file, or None when it has no data. An expired SAS gets
+        one new export of this kind (the other kind's download is kept)."""
+        what = f"invoice {invoice_id}'s {kind} export"
+        restarted = 0
+        while True:
+            outcome = self.client.wait(url, what)
+            if isinstance(outcome, NoData):
+                return None
+            manifest = self.client.manifest(outcome, what)
+            path = directory / f"{invoice_id}-{kind}.jsonl"
+            try:
+                spans = self._download(manifest, path, what)
+            except SasExpiredError:
+                if restarted:
+                    raise
+                logger.info("%s: the SAS expired; exporting %s again", invoice_id, kind)
+                url = self._start(invoice_id, kind)
+                restarted = 1
+                continue
+            return path, spans, manifest.eTag, restarted
+
+    def _download(self, manifest: Manifest, path: Path, what: str) -> list[BlobSpan]:
+        self.progress(f"{what}: {manifest.blobCount} blob(s)")
+        with path.open("wb") as target:
+            return self.client.download(manifest, target, what)
+
+    def _record(self, invoice: InvoiceSummary, status: Status, error: str | None = None) -> None:
+        with self.store.transaction() as uow:
+            uow.pulls.record_invoice(
+                invoice.id,
+                invoice_date=invoice.invoice_date,
+                currency=invoice.currency,
+                total=invoice.total,
+                status=status,
+                error=error,
+            )
+
+
+def _in_blobs(
+    warnings: list[str], invoice_id: str, files: list[tuple[Kind, Path, list[BlobSpan], str]]
+) -> list[str]:
+    """Warnings naming Microsoft's blobs instead of billbridge's temporary files."""
+    named = []
+    for warning in warnings:
+        for kind, path, spans, _ in files:
+
+            def place(
+                match: re.Match[str], kind: Kind = kind, spans: list[BlobSpan] = spans
+            ) -> str:
+                where = blob_of(spans, int(match[1])) if match[1] else None
+                blob = f", blob {where[0]} line {where[1]}" if where else ""
+                return f"invoice {invoice_id} {kind}{blob}"
+
+            warning = re.sub(re.escape(str(path)) + r"(?::(\d+))?", place, warning)
+        named.append(warning)
+    return named
+
+
+def _describe_problems(
+    invoice_id: str, error: InputError, files: list[tuple[Kind, Path, list[BlobSpan], str]]
+) -> str:
+    """The reader's problems, located in Microsoft's blobs rather than billbridge's files."""
+    by_path = {str(path): (kind, spans) for kind, path, spans, _ in files}
+    shown = []
+    for problem in error.problems[:_MAX_PROBLEMS_SHOWN]:
+        kind, spans = by_path.get(problem.file, ("?", []))
+        where = blob_of(spans, problem.line) if problem.line is not None else None
+        place = f"blob {where[0]} line {where[1]}" if where else f"the {kind} export"
+        column = f" {problem.column}:" if problem.column else ""
+        shown.append(f"{kind} {place}:{column} {problem.message}")
+    more = len(error.problems) - len(shown)
+    tail = f" (and {more} more)" if more > 0 else ""
+    return (
+        f"Microsoft's export of invoice {invoice_id} cannot be imported, nothing of it was"
+        f" stored: {'; '.join(shown)}{tail}"
+    )

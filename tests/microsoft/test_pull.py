@@ -1,0 +1,121 @@
+"""Pulling from the emulator over real HTTP: what is imported, what a second pull does."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from billbridge.importing import import_partner_center
+from billbridge.sandbox.microsoft import MicrosoftFaults
+from tests.microsoft.conftest import (
+    RECON,
+    RECON_INVOICE,
+    USAGE,
+    USAGE_INVOICE,
+    PullFactory,
+    report_hashes,
+    stored_reports,
+)
+
+INVOICE_DAY = date(2025, 12, 8)
+
+
+def test_a_pull_imports_every_new_invoice_dated_by_the_invoice(make_pull: PullFactory) -> None:
+    pulling = make_pull()
+    result = pulling.pull()
+
+    assert [(i.invoice_id, i.status) for i in result.invoices] == [
+        (RECON_INVOICE, "imported"),
+        (USAGE_INVOICE, "imported"),
+    ]
+    assert result.exit_code == 0
+    stored = stored_reports(pulling.store)
+    with pulling.store.transaction() as uow:
+        pulled = {p.invoice_id: p for p in uow.pulls.invoices()}
+    assert {r.report.generated_on for r in stored} == {INVOICE_DAY}
+    assert pulled[RECON_INVOICE].status == "imported"
+    assert pulled[RECON_INVOICE].invoice_date == INVOICE_DAY
+    assert set(pulled[USAGE_INVOICE].report_ids) == {
+        r.report.report_id for r in stored if r.report.report_id.startswith("pc-usage-")
+    }
+    # Every kind of each invoice was exported once; the missing kinds had no data.
+    assert sorted(pulling.exports_of(RECON_INVOICE)) == ["reconciliation", "usage"]
+
+
+def test_the_pulled_reports_are_those_the_file_import_makes(make_pull: PullFactory) -> None:
+    pulling = make_pull()
+    pulling.pull()
+    by_file = make_pull(name="files")
+    import_partner_center(by_file.store, [RECON, USAGE], generated_on=INVOICE_DAY)
+
+    assert report_hashes(pulling.store) == report_hashes(by_file.store)
+    assert len(report_hashes(pulling.store)) == 8
+
+
+def test_a_second_pull_starts_no_export_and_changes_nothing(make_pull: PullFactory) -> None:
+    pulling = make_pull()
+    pulling.pull()
+    exports = len(pulling.emulator.exports)
+    downloads = pulling.emulator.blob_downloads
+
+    again = pulling.pull()
+    named = pulling.pull(invoice_ids=[RECON_INVOICE])
+
+    assert again.invoices == []
+    assert [(i.invoice_id, i.status) for i in named.invoices] == [(RECON_INVOICE, "unchanged")]
+    assert len(pulling.emulator.exports) == exports
+    assert pulling.emulator.blob_downloads == downloads
+
+
+def test_named_invoices_only_and_an_unknown_one_fails(make_pull: PullFactory) -> None:
+    pulling = make_pull()
+    result = pulling.pull(invoice_ids=[USAGE_INVOICE, "G999"])
+
+    assert [(i.invoice_id, i.status) for i in result.invoices] == [
+        ("G999", "failed"),
+        (USAGE_INVOICE, "imported"),
+    ]
+    assert "not in Partner Center's invoice list" in result.invoices[0].detail
+    assert result.exit_code == 1
+    assert pulling.exports_of(RECON_INVOICE) == []
+
+
+def test_old_invoices_wait_for_invoice(make_pull: PullFactory) -> None:
+    pulling = make_pull()
+    result = pulling.pull(today=date(2026, 6, 1))
+    assert result.invoices == []
+    assert pulling.emulator.exports == []
+
+
+def test_invoice_list_pages_are_followed(make_pull: PullFactory) -> None:
+    pulling = make_pull(faults=MicrosoftFaults(invoice_page_size=1))
+    result = pulling.pull()
+    assert {i.invoice_id for i in result.invoices} == {RECON_INVOICE, USAGE_INVOICE}
+
+
+def test_manifest_variants_of_real_payloads(make_pull: PullFactory) -> None:
+    """Inline manifest, schema "1", compressedJSON blobs holding one JSON array."""
+    reference = make_pull(name="reference")
+    reference.pull()
+    faults = MicrosoftFaults(inline_manifest=True, schema_version="1", data_format="compressedJSON")
+    variant = make_pull(faults=faults, name="variant")
+    result = variant.pull()
+
+    assert [i.status for i in result.invoices] == ["imported", "imported"]
+    assert report_hashes(variant.store) == report_hashes(reference.store)
+
+
+def test_unbilled_preview_stores_nothing(make_pull: PullFactory) -> None:
+    from billbridge.preview import preview_unbilled
+
+    pulling = make_pull()
+    pulling.emulator.unbilled_invoice_id = USAGE_INVOICE
+    preview = preview_unbilled(pulling.settings)
+
+    assert preview.currency == "USD"
+    assert preview.rows == 45
+    assert {line.organization for line in preview.lines} >= {"Contoso Ltd"}
+    assert pulling.emulator.exports[-1].body["billingPeriod"] == "current"
+    assert pulling.emulator.exports[-1].body["currencyCode"] == "USD"
+    assert stored_reports(pulling.store) == []
+    with pulling.store.transaction() as uow:
+        assert uow.pulls.invoices() == []
