@@ -6,7 +6,6 @@ import itertools
 import json
 import logging
 import traceback
-from collections.abc import Callable
 
 import httpx
 import pytest

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.sandbox.sandbox_helpers import Api, Serve, contract_fields
 
 from billbridge.sandbox import SandboxOptions, approve_and_post, schema
+from tests.sandbox.sandbox_helpers import Api, Serve, contract_fields
 
 PERIOD_TYPE_ERROR = "Contracts of type 7 (Recurring Services) require a ContractPeriodType."
 

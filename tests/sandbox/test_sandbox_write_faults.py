@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.sandbox.sandbox_helpers import AUTH, V1, Api, Serve, contract_fields
 
 from billbridge.sandbox import FaultSpec
 from billbridge.sandbox.cli import _bind
+from tests.sandbox.sandbox_helpers import AUTH, V1, Api, Serve, contract_fields
 
 OPAQUE = re.compile(
     r"An unexpected error has occurred\.  If the problem persists, please contact Autotask "

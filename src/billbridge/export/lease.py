@@ -121,11 +121,7 @@ class TenantLease:
         for claim in claims:
             if claim.installation == self.installation:
                 self._product_id = min(self._product_id or claim.product_id, claim.product_id)
-        others = [
-            c
-            for c in claims
-            if c.installation != self.installation and c.live(now)
-        ]
+        others = [c for c in claims if c.installation != self.installation and c.live(now)]
         return min(others, key=lambda c: c.product_id) if others else None
 
     def _stamp(self, *, held: bool) -> None:

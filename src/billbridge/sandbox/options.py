@@ -14,8 +14,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billbridge.sandbox.faults import FaultSpec
-from billbridge.sandbox.schema import entity
 from billbridge.sandbox.microsoft.service import MicrosoftFaults
+from billbridge.sandbox.schema import entity
 from billbridge.sandbox.seed import INTEGRATION_CODE, SECRET, USERNAME
 from billbridge.sandbox.settings import DateReading, TenantSettings
 
