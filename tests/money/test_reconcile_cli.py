@@ -71,7 +71,7 @@ def test_table_fits_80_columns_and_shows_the_tie_out(october: October) -> None:
     lines = output.splitlines()
     assert max(len(text) for text in lines) <= 80, [t for t in lines if len(t) > 80]
     assert lines[0].startswith("Reconciliation 2026-10: 9 rows")
-    assert any(t.startswith("under-billed  Contoso Ltd") and t.endswith("-12.00") for t in lines)
+    assert any(t.startswith("under-billed   Contoso Ltd") and t.endswith("-12.00") for t in lines)
     text = " ".join(lines)
     assert "Tie-out USD: imported 1569.50 = in Autotask 419.50 + left out 1150.00" in text
     assert "balanced" in text
