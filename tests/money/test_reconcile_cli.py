@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
-from typer.testing import CliRunner
 
-from billbridge.cli import app
 from tests.export.conftest import Tenant
 from tests.export.data import import_lines, line, seed_store
+from tests.export.test_cli_export import run
 from tests.money.world import October
 
 MONEY = re.compile(r"-?\d+\.\d\d")
@@ -28,11 +27,6 @@ TOTAL_KEYS = {
     "margin_percent",
 }  # fmt: skip
 STATUSES = {"matched", "over_billed", "under_billed", "not_in_autotask", "autotask_only"}
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def test_json_has_the_pinned_shape(october: October) -> None:
