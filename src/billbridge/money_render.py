@@ -28,7 +28,7 @@ STATUS_STYLE = {
     Status.AUTOTASK_ONLY: "magenta",
 }
 # status, organization, subscription, source, Autotask, difference: 78 columns with the gaps.
-COLUMNS = ((13, "<"), (18, "<"), (13, "<"), (10, ">"), (10, ">"), (9, ">"))
+COLUMNS = ((14, "<"), (17, "<"), (13, "<"), (10, ">"), (10, ">"), (9, ">"))
 
 
 def reconcile_lines(reconciliation: Reconciliation) -> list[tuple[str, str]]:
@@ -47,7 +47,7 @@ def reconcile_lines(reconciliation: Reconciliation) -> list[tuple[str, str]]:
         lines.append((_row_line(row), STATUS_STYLE[row.status]))
         note = _note(row)
         if note:
-            lines += [(text, "dim") for text in _wrap(note, indent=" " * 14)]
+            lines += [(text, "dim") for text in _wrap(note, indent=" " * 15)]
     for totals in reconciliation.totals:
         percent = totals.margin_percent
         lines.append(("", ""))

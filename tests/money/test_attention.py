@@ -4,7 +4,6 @@ unlinked billing, margins and ending terms; resolving one with a note, who and w
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,6 +16,7 @@ from billbridge.export.engine import Selection
 from billbridge.sandbox import approve_and_post
 from tests.export.conftest import Tenant
 from tests.export.data import import_lines, line, seed_store
+from tests.money.conftest import use_for_cli
 
 PREMIUM = {"sku": "CFQ7TTC0LCHC:0002", "name": "Microsoft 365 Business Premium"}
 TODAY = "2026-11-10"
@@ -32,10 +32,7 @@ def billed_then_corrected(
     make_tenant: Callable[..., Tenant], monkeypatch: pytest.MonkeyPatch
 ) -> Tenant:
     tenant = make_tenant(data=True)
-    monkeypatch.chdir(tenant.workdir)
-    for name in [n for n in os.environ if n.startswith("BILLBRIDGE_")]:
-        monkeypatch.delenv(name)
-    tenant.write_config("[reconcile]\nmargin_floor = 12\n")
+    use_for_cli(tenant, monkeypatch, "[reconcile]\nmargin_floor = 12\n")
     contoso = tenant.company("Contoso Ltd")
     seed_store(
         tenant.store,

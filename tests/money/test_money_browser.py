@@ -3,33 +3,19 @@ is saved to `test-artifacts/screenshots/` as `money-*.png` for people to look at
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.money.test_money_pages import exported
 from tests.web.conftest import PASSWORD, World, world
-from tests.web.test_web_browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.web.test_web_browser import CHROMIUM, SCREENSHOTS, page
 
-__all__ = ["world"]
+__all__ = ["page", "world"]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1366, "height": 860})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
 
 
 def shot(page: Page, name: str) -> None:

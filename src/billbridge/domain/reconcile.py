@@ -17,8 +17,8 @@ from typing import Any
 
 from billbridge.domain.money import canonical
 from billbridge.domain.totals import (
+    Priced,
     SubscriptionCharge,
-    cents,
     margin_percent,
     money_text,
     percent_text,
@@ -80,7 +80,7 @@ class Expected:
 
 
 @dataclass(frozen=True, slots=True)
-class HeldCharge:
+class HeldCharge(Priced):
     """A charge Autotask holds now, with the subscription its contract names."""
 
     charge_id: int
@@ -93,14 +93,6 @@ class HeldCharge:
     unit_cost: Decimal
     unit_price: Decimal
     is_billed: bool
-
-    @property
-    def cost(self) -> Decimal:
-        return cents(self.quantity, self.unit_cost)
-
-    @property
-    def price(self) -> Decimal:
-        return cents(self.quantity, self.unit_price)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,8 +79,25 @@ class Amounts:
         }
 
 
+class Priced:
+    """A charge line's amounts: quantity x unit cost / price, each rounded to cents once."""
+
+    __slots__ = ()
+    quantity: Decimal
+    unit_cost: Decimal
+    unit_price: Decimal
+
+    @property
+    def cost(self) -> Decimal:
+        return cents(self.quantity, self.unit_cost)
+
+    @property
+    def price(self) -> Decimal:
+        return cents(self.quantity, self.unit_price)
+
+
 @dataclass(frozen=True, slots=True)
-class SubscriptionCharge:
+class SubscriptionCharge(Priced):
     """The charge the rules call for: one subscription of one report."""
 
     report_id: str
@@ -97,14 +114,6 @@ class SubscriptionCharge:
     @property
     def period(self) -> str:
         return f"{self.period_start:%Y-%m}"
-
-    @property
-    def cost(self) -> Decimal:
-        return cents(self.quantity, self.unit_cost)
-
-    @property
-    def price(self) -> Decimal:
-        return cents(self.quantity, self.unit_price)
 
     @property
     def amounts(self) -> Amounts:

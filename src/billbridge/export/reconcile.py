@@ -139,7 +139,7 @@ def _absent_reason(
     if organization is None:
         return Reason.UNMAPPED, f"organization {charge.organization_id} is not imported"
     if not organization.active:
-        return Reason.INACTIVE, f"organization {organization.organization_id} is inactive"
+        return Reason.INACTIVE, f"{organization.name} is inactive"
     if organization.autotask_company_id is None:
         return Reason.UNMAPPED, f"{organization.name} is not linked to an Autotask company"
     if charge.subscription_type not in types:
