@@ -32,6 +32,7 @@ import json
 import os
 import pty
 import re
+import resource
 import select
 import shutil
 import signal
@@ -257,6 +258,8 @@ def write_config(path: Path, database_url: str, zone_lookup_url: str) -> Path:
 class Ran:
     exit_code: int
     wall_s: float
+    cpu_s: float
+    """User + system time of the command's process: less sensitive to a busy machine."""
     output: str
 
 
@@ -270,6 +273,7 @@ def billbridge(config: Path, *args: str) -> Ran:
     env = {**os.environ, "COLUMNS": "80", "LINES": "40", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(
         [str(BIN / "billbridge"), "--config", str(config), *args],
         stdin=subprocess.DEVNULL,
@@ -293,8 +297,10 @@ def billbridge(config: Path, *args: str) -> Ran:
             break
     code = process.wait()
     wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     os.close(primary)
-    return Ran(code, wall, b"".join(chunks).decode("utf-8", "replace"))
+    return Ran(code, wall, cpu, b"".join(chunks).decode("utf-8", "replace"))
 
 
 def must(ran: Ran, what: str) -> Ran:

@@ -13,11 +13,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer import _click as click  # typer's own click, whose types TyperGroup uses
+from typer.core import TyperGroup
 
 from billbridge import __version__
 from billbridge.config import Settings, SettingsError
 from billbridge.export.results import RunResult
-from billbridge.sandbox import cli as sandbox_cli
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
 from billbridge.store.database import StoreError
@@ -29,7 +30,30 @@ EXIT_BAD_INPUT = 2
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+class _Commands(TyperGroup):
+    """billbridge's commands, with `sandbox` imported only when it is asked for.
+
+    The sandbox is a web server (FastAPI, uvicorn): importing it costs about a third of a
+    second that every other command would pay at start-up for nothing.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), "sandbox"]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name != "sandbox":
+            return super().get_command(ctx, cmd_name)
+        from billbridge.sandbox import cli as sandbox_cli
+
+        sandbox_cli.app.rich_markup_mode = app.rich_markup_mode  # as a nested group would
+        command = typer.main.get_command(sandbox_cli.app)
+        command.name = "sandbox"
+        return command
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="billbridge",
     help="Export Microsoft cloud billing (CSP licences, Azure, Marketplace) into Autotask PSA.",
     no_args_is_help=True,
@@ -42,7 +66,6 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
-app.add_typer(sandbox_cli.app, name="sandbox")
 
 
 @dataclass
