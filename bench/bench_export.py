@@ -53,6 +53,7 @@ import httpx
 
 from billbridge.autotask import AutotaskClient, ClientConfig, F
 from billbridge.sandbox import INTEGRATION_CODE, SECRET, USERNAME
+from billbridge.sources.reports import LINE_FIELDS, REPORT_FIELDS
 
 SKUS = [
     ("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", "5.40", "6.00"),
@@ -61,21 +62,7 @@ SKUS = [
     ("CFQ7TTC0LFLX:0001", "Microsoft 365 E3", "32.40", "36.00"),
     ("CFQ7TTC0LH16:0001", "Exchange Online (Plan 1)", "3.60", "4.00"),
 ]
-REPORT_HEADER = [
-    "report_id",
-    "organization_id",
-    "generated_on",
-    "period_start",
-    "period_end",
-    "currency",
-    "subscription_id",
-    "subscription_type",
-    "sku",
-    "product_name",
-    "quantity",
-    "unit_cost",
-    "unit_price",
-]
+REPORT_HEADER = [*REPORT_FIELDS, *LINE_FIELDS.required]  # in the order `row` writes them
 GENERATED_ON = "2026-10-06"
 EXPORT_DAY = "2026-10-10"  # the reports are due from 2026-10-10 with the default lag of 4 days
 WRITTEN = ("Products", "Contracts", "ContractCharges")
