@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer import _click as click  # typer's own click, whose types TyperGroup uses
 
 from billbridge import __version__
-from billbridge.cli_help import PlainCommand, PlainGroup
+from billbridge.cli_help import PlainCommand, PlainGroup, plain
 from billbridge.config import Settings, SettingsError, mask_database_url
 from billbridge.export.results import RunResult
-from billbridge.sandbox import cli as sandbox_cli
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
 from billbridge.store.database import StoreError
@@ -45,11 +45,31 @@ billbridge runs 12                 one run, report by report
 billbridge serve                   web admin and daily check
 """
 
+class _Commands(PlainGroup):
+    """billbridge's commands, with `sandbox` imported only when it is asked for.
+
+    The sandbox is a web server (FastAPI, uvicorn): importing it costs about a third of a
+    second that every other command would pay at start-up for nothing.
+    """
+
+    lazy_commands = ("sandbox",)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name != "sandbox":
+            return super().get_command(ctx, cmd_name)
+        from billbridge.sandbox import cli as sandbox_cli
+
+        sandbox_cli.app.rich_markup_mode = app.rich_markup_mode  # as a nested group would
+        command = typer.main.get_command(sandbox_cli.app)
+        command.name = "sandbox"
+        return plain(command)
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="billbridge",
     help="Export Microsoft cloud billing (CSP licences, Azure, Marketplace) into Autotask PSA.",
     epilog=EXAMPLES,
-    cls=PlainGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -68,7 +88,6 @@ billbridge import partner-center invoice.csv usage.csv.gz --azure-markup 10
     rich_markup_mode=None,
 )
 app.add_typer(import_app, name="import")
-app.add_typer(sandbox_cli.app, name="sandbox")
 
 
 @dataclass

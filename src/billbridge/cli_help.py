@@ -88,17 +88,15 @@ class PlainGroup(TyperGroup):
     """A command group that lists its commands in the order of use, each with its first line of
     help in full, and gives its commands (other helpers' too) the same plain help."""
 
+    lazy_commands: tuple[str, ...] = ()
+    """Commands a subclass's `get_command` imports only when asked for (listed all the same)."""
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        # Typer builds each command with its default class; same state, plainer help.
-        if type(command) is TyperCommand:
-            command.__class__ = PlainCommand
-        elif type(command) is TyperGroup:
-            command.__class__ = PlainGroup
-        return command
+        return plain(command) if command is not None else None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = list(self.commands)
+        names = [*self.commands, *self.lazy_commands]
         known = [n for n in COMMAND_ORDER if n in names]
         return known + [n for n in names if n not in COMMAND_ORDER]
 
@@ -121,6 +119,15 @@ class PlainGroup(TyperGroup):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _write_examples(formatter, self.epilog)
+
+
+def plain(command: click.Command) -> click.Command:
+    """Typer builds each command with its default class: the same state, with plainer help."""
+    if type(command) is TyperCommand:
+        command.__class__ = PlainCommand
+    elif type(command) is TyperGroup:
+        command.__class__ = PlainGroup
+    return command
 
 
 def first_line(command: click.Command) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import hashlib
 import threading
@@ -9,15 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from billbridge.store.unit_of_work import UnitOfWork
@@ -53,19 +51,38 @@ class Store:
         self.migrate()
 
     def migrate(self) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-                head = ScriptDirectory.from_config(config).get_current_head()
-                if current != head:
-                    config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
+            head = _head_revision()
+            if head is not None and self._current_revision() == head:
+                return  # the usual case, without importing Alembic (a tenth of a second)
+            self._upgrade()
         except OperationalError as exc:
             raise StoreError(
                 f"cannot open the state store {self.safe_url}: {exc.orig or exc}"
             ) from None
+
+    def _current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            try:
+                found = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return found.scalar()
+            except DBAPIError:  # no such table: a new database, which Alembic sets up
+                return None
+
+    def _upgrade(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            head = ScriptDirectory.from_config(config).get_current_head()
+            if current != head:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
 
     @property
     def safe_url(self) -> str:
@@ -139,6 +156,41 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@cache
+def _head_revision() -> str | None:
+    """The newest migration's revision, read from the files without Alembic; `None` unless
+    there is exactly one head (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target, value = _assignment(node)
+            if target == "revision" and isinstance(value, str):
+                revisions.add(value)
+            elif target == "down_revision" and isinstance(value, str):
+                parents.add(value)
+            elif target == "down_revision" and isinstance(value, tuple | list):
+                parents |= {str(parent) for parent in value}  # a merge revision
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _assignment(node: ast.stmt) -> tuple[str | None, object]:
+    """`name = literal` (annotated or not) at a module's top level, as (name, value)."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target, value = node.targets[0], node.value
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        target, value = node.target, node.value
+    else:
+        return None, None
+    if not isinstance(target, ast.Name):
+        return None, None
+    try:
+        return target.id, ast.literal_eval(value)
+    except ValueError:
+        return None, None
 
 
 def _create_engine(url: str) -> Engine:

@@ -1,0 +1,60 @@
+"""Start-up cost: a command pays only for the libraries it uses.
+
+Every billbridge command is a new process, so what the CLI imports before it does anything is
+paid by each `export`, `plan` and `runs`, including an export with nothing due. The sandbox's
+web stack belongs to `billbridge sandbox` (and the demo); Alembic to a store that needs a
+migration.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from billbridge.cli import app
+from billbridge.store import Store
+
+HEAVY = ("billbridge.sandbox", "fastapi", "uvicorn", "starlette", "alembic")
+
+
+def loaded_after(code: str) -> set[str]:
+    """The HEAVY modules a fresh interpreter has loaded after running `code`."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    modules = json.loads(ran.stdout.splitlines()[-1])
+    return {name for name in HEAVY if name in modules}
+
+
+def test_the_cli_and_a_current_store_import_no_web_server_and_no_alembic(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    Store(url).close()  # created and migrated here, so the probe opens a current store
+    code = (
+        "import billbridge.cli, billbridge.export.engine, billbridge.render\n"
+        f"from billbridge.store import Store\nStore({url!r}).close()"
+    )
+    assert loaded_after(code) == set()
+
+
+def test_a_new_store_is_still_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    code = f"from billbridge.store import Store\nStore({url!r}).close()"
+    assert loaded_after(code) == {"alembic"}
+    with Store(url).transaction() as uow:
+        assert uow.connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def test_the_sandbox_command_is_still_there() -> None:
+    result = CliRunner().invoke(app, ["sandbox", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--latency-ms" in result.output
+    assert "approve-and-post" in result.output
+    listed = CliRunner().invoke(app, ["--help"])
+    assert "sandbox" in listed.output
