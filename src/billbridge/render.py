@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.text import Text
+from rich.color import ColorSystem
+from rich.style import Style
 
 from billbridge.domain.matching import Suggestion
 from billbridge.domain.organization import Organization
@@ -46,6 +47,12 @@ STATUS_STYLE = {
     "running": "cyan",
 }
 _CLEAN = ("exported", "nothing_to_do")
+_COLOR_SYSTEMS = {
+    "standard": ColorSystem.STANDARD,
+    "256": ColorSystem.EIGHT_BIT,
+    "truecolor": ColorSystem.TRUECOLOR,
+    "windows": ColorSystem.WINDOWS,
+}
 _ACTION_WIDTH = 9  # "unchanged", "conflict"
 _ENTITY_WIDTH = 14  # "ContractCharge"
 
@@ -86,23 +93,23 @@ class Lines:
             self.items.append(("", ""))
 
     def print(self, console: Console) -> None:
+        """Written in one go; on a colour terminal each styled line carries its ANSI codes
+        (rendered here, once per style, instead of by Rich line by line)."""
         if not self.items:
             return
-        if not console.is_terminal or console.no_color:
-            console.file.write("".join(f"{line}\n" for line, _ in self.items))
-            console.file.flush()
-            return
-        plain: list[str] = []
-        for line, style in self.items:
-            if not style:
-                plain.append(line)
-                continue
-            if plain:
-                console.print("\n".join(plain), markup=False, highlight=False, soft_wrap=True)
-                plain = []
-            console.print(Text(line, style=style), soft_wrap=True)
-        if plain:
-            console.print("\n".join(plain), markup=False, highlight=False, soft_wrap=True)
+        color_system = (
+            _COLOR_SYSTEMS.get(console.color_system or "") if console.is_terminal else None
+        )
+        if color_system is None or console.no_color:
+            text = "".join(f"{line}\n" for line, _ in self.items)
+        else:
+            styles = {style: Style.parse(style) for _, style in self.items if style}
+            text = "".join(
+                (styles[style].render(line, color_system=color_system) if style else line) + "\n"
+                for line, style in self.items
+            )
+        console.file.write(text)
+        console.file.flush()
 
 
 def lines_for(console: Console) -> Lines:
@@ -196,9 +203,11 @@ def _problems(result: RunResult, *, planned: bool) -> Iterable[tuple[str, str]]:
     for report in result.reports:
         warned = False
         if report.status not in _CLEAN:
-            detail = "; ".join(x for x in (report.reason, *report.warnings) if x)
             style = "bold red" if report.status == "failed" else "yellow"
             words = status_words(report.status, planned=planned)
+            if report.reason and report.warnings:  # the reason's code, then what it means
+                words += f" ({report.reason})"
+            detail = "; ".join(report.warnings) or report.reason
             yield f"{_who(report)}: {words}" + (f": {detail}" if detail else ""), style
             warned = True
         for op in report.operations:
@@ -281,14 +290,12 @@ def _short(value: Any) -> str:
 
 
 def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
-    """Recent runs, one line each, in aligned columns."""
-    header: tuple[str, ...] = ("run", "started (UTC)", "by", "status", "reports", "created")
-    header += ("updated", "conflicts", "failed")
+    """Recent runs, one line each, in aligned columns (who started each: `runs RUN`)."""
+    header = ("run", "started (UTC)", "status", "reports", "created", "updated", "conflicts")
     rows = [
         (
             str(run.id),
             f"{run.started_at:%Y-%m-%d %H:%M}",
-            run.trigger,
             status_words(run.status),
             str(run.report_count),
             str(run.created),
@@ -298,17 +305,18 @@ def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
         )
         for run in runs
     ]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    right = {0, 4, 5, 6, 7, 8}
+    titles = (*header, "failed")
+    widths = [max(len(r[i]) for r in (titles, *rows)) for i in range(len(titles))]
+    left = {1, 2}
 
     def line(cells: Sequence[str]) -> str:
         return " ".join(
-            c.rjust(w) if i in right else c.ljust(w)
+            c.ljust(w) if i in left else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     out = lines_for(console)
-    out.items.append((line(header), "bold"))
+    out.items.append((line(titles), "bold"))
     for run, row in zip(runs, rows, strict=True):
         out.items.append((line(row), STATUS_STYLE.get(run.status, "")))
     out.add("`billbridge runs RUN` shows one run in full.", style="dim")
