@@ -12,10 +12,11 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from rich.console import Console
 from rich.color import ColorSystem
+from rich.console import Console
 from rich.style import Style
 
 from billbridge.domain.matching import Suggestion
@@ -155,6 +156,22 @@ def run_result(
         else:
             out.add(f"`billbridge runs {result.run_id}` lists every write.", style="dim")
     out.print(console)
+
+
+def changed_records(console: Console, result: RunResult) -> None:
+    """The updates of a run: what changed in records that were already in Autotask."""
+    out = lines_for(console)
+    for report in result.reports:
+        for op in report.operations:
+            if op.action == "update":
+                where = f" id {op.autotask_id}" if op.autotask_id else ""
+                out.add(
+                    f"{report.report_id}: {op.entity} {op.key}{where}: {describe_changes(op)}",
+                    indent=2,
+                )
+    if out.items:
+        out.items[:0] = [("", ""), ("Changed in Autotask:", "bold")]
+        out.print(console)
 
 
 def summary_line(result: RunResult, *, planned: bool) -> str:
@@ -411,4 +428,53 @@ def suggestions_table(
     out.add(
         "Link one with `billbridge map ORG_ID COMPANY_ID`; `--apply-exact` links every exact match."
     )
+    out.print(console)
+
+
+# -- what landed in Autotask (the demo) --------------------------------------------------------
+
+
+def amounts_by_company(
+    console: Console, amounts: Sequence[tuple[str, str, Decimal]], *, currency: str
+) -> None:
+    """Charged amounts per company (rows) and billing month (columns), with totals: what an
+    export put on each customer's invoice, at a glance."""
+    months = sorted({month for _, month, _ in amounts})
+    totals: dict[str, dict[str, Decimal]] = {}
+    for company, month, amount in amounts:
+        row = totals.setdefault(company, {})
+        row[month] = row.get(month, Decimal(0)) + amount
+    names = sorted(totals)
+    header = f"company ({currency})"
+    name_width = max(len(n) for n in (*names, header, "all companies"))
+    columns = [*months, "total"]
+    cells = {
+        name: [
+            *(f"{totals[name].get(m, Decimal(0)):,.2f}" for m in months),
+            f"{sum(totals[name].values(), Decimal(0)):,.2f}",
+        ]
+        for name in names
+    }
+    grand = [
+        *(
+            f"{sum((t.get(m, Decimal(0)) for t in totals.values()), Decimal(0)):,.2f}"
+            for m in months
+        ),
+        f"{sum((sum(t.values(), Decimal(0)) for t in totals.values()), Decimal(0)):,.2f}",
+    ]
+    widths = [
+        max(len(c), *(len(cells[n][i]) for n in names), len(grand[i]))
+        for i, c in enumerate(columns)
+    ]
+
+    def line(first: str, values: Sequence[str]) -> str:
+        return f"{first:<{name_width}}  " + "  ".join(
+            v.rjust(w) for v, w in zip(values, widths, strict=True)
+        )
+
+    out = lines_for(console)
+    out.items.append((line(header, columns), "bold"))
+    for name in names:
+        out.items.append((line(name, cells[name]), ""))
+    out.items.append((line("all companies", grand), "bold"))
     out.print(console)
