@@ -247,10 +247,15 @@ def _writes(report: ReportResult) -> list[OperationResult]:
 def _report_writes(out: Lines, report: ReportResult, *, planned: bool) -> None:
     counts = Counter(op.action for op in report.operations)
     tally = ", ".join(
-        f"{action} {counts[action]}" for action in ("create", "update", "unchanged", "conflict")
+        f"{action} {counts[action]}"
+        for action in ("create", "update", "unchanged", "conflict")
+        if counts[action]
     )
+    words = status_words(report.status, planned=planned)
+    if report.reason:
+        words += f" ({report.reason})"
     style = STATUS_STYLE.get(report.status, "")
-    out.add(f"{_who(report)}: {status_words(report.status, planned=planned)}; {tally}", style=style)
+    out.add(f"{_who(report)}: {words}" + (f"; {tally}" if tally else ""), style=style)
     for op in _writes(report):
         state = f" [{op.state}]" if op.state and op.state != "done" else ""
         detail = op.error or op.reason or describe_changes(op)
