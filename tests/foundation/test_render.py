@@ -107,7 +107,7 @@ def test_verbose_lists_every_write_and_keeps_ids_whole() -> None:
     text = text_of(shown)
     writes = [line for line in text.splitlines() if line.startswith("  create ")]
     assert len(writes) == 3 * 2 + 1
-    assert f"  create    ContractCharge sub-1/2026-09 id 2001: 15 x 6.00 (cost 5.40)" in text
+    assert "  create    ContractCharge sub-1/2026-09 id 2001: 15 x 6.00 (cost 5.40)" in text
     assert LONG_KEY in text  # longer than the line, yet whole
     assert "unchanged 1" in text and "CFQ7TTC0LH18:0001" not in text  # no-ops are counted
     assert_fits(text)
@@ -164,10 +164,8 @@ def test_conflicts_and_failed_writes_are_problems_with_the_exact_error() -> None
     shown = console()
     run_result(shown, result, planned=False)
     text = " ".join(text_of(shown).split())
-    assert (
-        "bb-2026-09-customer-003: conflict on ContractCharge sub-3/2026-09 (id 44): billed in Autotask"
-        in text
-    )
+    conflict_text = "conflict on ContractCharge sub-3/2026-09 (id 44): billed in Autotask"
+    assert f"bb-2026-09-customer-003: {conflict_text}" in text
     assert f"bb-2026-09-customer-004: create Contract sub-4 failed: {error}" in text
     assert "bb-2026-09-customer-004 (Customer 4 Ltd): failed: a write failed" in text
 
