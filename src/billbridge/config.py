@@ -103,11 +103,15 @@ def masked_url_text(url: str) -> str:
     match = re.match(r"^([^:/?#@]*:/*)(.*)$", url, re.DOTALL)
     head, rest = (match[1], match[2]) if match else ("", url)
     at = rest.rfind("@")
-    if at < 0:
-        return url
-    userinfo = rest[:at]
-    user, colon, _ = userinfo.partition(":")
-    return f"{head}{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+    shown = ""
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        shown = f"{user}{':***' if colon else ''}@"
+    host, slash, path = rest[at + 1 :].partition("/")
+    name, colon, port = host.rpartition(":")
+    if colon and not port.isdigit():  # a password typed where the port goes
+        host = f"{name}:***"
+    return f"{head}{shown}{host}{slash}{path}"
 
 
 def mask_database_url(text: str, url: str) -> str:
@@ -115,13 +119,13 @@ def mask_database_url(text: str, url: str) -> str:
     replaced by ***, for messages that quote what a database driver said."""
     rest = url.split("://", 1)[-1]
     at = rest.rfind("@")
-    if at < 0:
-        return text
-    _, colon, password = rest[:at].partition(":")
-    if not colon or not password:
-        return text
-    pieces = {password, unquote(password)}
-    pieces.update(re.split(r"[@:/]", password))
+    pieces: set[str] = set()
+    _, colon, password = rest[:at].partition(":") if at >= 0 else ("", "", "")
+    if colon and password:
+        pieces.update((password, unquote(password)), re.split(r"[@:/]", password))
+    _, has_port, port = rest[at + 1 :].partition("/")[0].rpartition(":")
+    if has_port and port and not port.isdigit():  # a password typed where the port goes
+        pieces.add(port)
     for piece in sorted(pieces, key=len, reverse=True):
         if len(piece) >= 3:
             text = text.replace(piece, "***")

@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import SecretStr
 from rich.console import Console
-from rich.table import Table
 
 from billbridge.autotask import AutotaskClient, F
 from billbridge.config import (
@@ -35,7 +34,7 @@ from billbridge.export.connection import client_from_settings
 from billbridge.export.engine import ExportEngine, Selection
 from billbridge.importing import import_organizations, import_price_list, import_reports
 from billbridge.pulling import pull_partner_center
-from billbridge.render import run_result, summary_line
+from billbridge.render import amounts_by_company, changed_records, run_result, summary_line
 from billbridge.sandbox import RunningSandbox, SandboxOptions, microsoft, start_in_background
 from billbridge.store import Store
 
@@ -91,7 +90,8 @@ def run_demo(console: Console, keep: Path | None = None) -> int:
     with start_in_background(options) as sandbox:
         settings = sandbox_settings(sandbox, f"sqlite:///{workdir / 'billbridge.db'}")
         console.rule("billbridge demo")
-        console.print(f"Autotask sandbox at {sandbox.base_url} (user {sandbox.username})")
+        console.print(f"Autotask sandbox at {sandbox.base_url}")
+        console.print(f"API user: {sandbox.username}")
         console.print(f"state store: {workdir / 'billbridge.db'}")
         store = Store(settings.database.url)
         try:
@@ -129,7 +129,8 @@ def _play(console: Console, store: Store, settings: Settings, client: AutotaskCl
 
     console.rule(f"6. Daily check of {october_check}: October, with a renewal and seat changes")
     second = engine.export(Selection(due=True, today=october_check), trigger="demo")
-    run_result(console, second, planned=False)
+    run_result(console, second, planned=False, run_hint=False)
+    changed_records(console, second)
 
     console.rule("7. Export everything again: exactly once, nothing is written twice")
     again = engine.export(Selection(tuple(reports.report_ids)), trigger="demo")
@@ -139,12 +140,9 @@ def _play(console: Console, store: Store, settings: Settings, client: AutotaskCl
 
     console.rule("11. What landed in Autotask")
     _show_tenant(console, client)
-    skipped = [r for r in second.reports if r.status == "skipped"]
-    for report in skipped:
-        console.print(f"skipped {report.report_id}: {report.reason} ({'; '.join(report.warnings)})")
     console.print(
-        "Try it yourself: `billbridge sandbox --data sandbox.db`, point billbridge.toml at it,"
-        " and see the README."
+        "Try it yourself: run `billbridge sandbox --data sandbox.db`, point\n"
+        "billbridge.toml at it, and see the README."
     )
     return max(first.exit_code, second.exit_code, again.exit_code, november)
 
@@ -212,44 +210,16 @@ def _show_tenant(console: Console, client: AutotaskClient) -> None:
     companies = {
         int(c["id"]): c["companyName"] for c in client.query("Companies", [F.gte("id", 0)])
     }
-    contracts = list(client.query("Contracts", [F.gte("id", 0)]))
+    contracts = {int(c["id"]): c for c in client.query("Contracts", [F.gte("id", 0)])}
     charges = list(client.query("ContractCharges", [F.gte("id", 0)]))
-    by_contract: dict[int, list[dict[str, object]]] = {}
-    for charge in charges:
-        by_contract.setdefault(int(charge["contractID"]), []).append(charge)
-    table = Table(title=f"{len(contracts)} contracts, {len(charges)} charges", title_justify="left")
-    for column in ("company", "contract", "term", "charge", "qty", "unit price", "amount"):
-        table.add_column(
-            column, justify="right" if column in ("qty", "unit price", "amount") else "left"
-        )
-    for contract in sorted(contracts, key=lambda c: (companies.get(c["companyID"], ""), c["id"])):
-        term = f"{str(contract['startDate'])[:10]}..{str(contract['endDate'])[:10]}"
-        first = True
-        for charge in sorted(
-            by_contract.get(int(contract["id"]), []), key=lambda c: str(c["datePurchased"])
-        ):
-            quantity = Decimal(str(charge["unitQuantity"]))
-            price = Decimal(str(charge["unitPrice"]))
-            table.add_row(
-                companies.get(contract["companyID"], "?") if first else "",
-                contract["contractName"] if first else "",
-                term if first else "",
-                str(charge["name"]),
-                f"{quantity.normalize():f}",
-                f"{price:.2f}",
-                f"{quantity * price:.2f}",
-            )
-            first = False
-    console.print(table)
     products = list(client.query("Products", [F.gte("id", 0)]))
-    product_table = Table(title=f"{len(products)} products", title_justify="left")
-    for column in ("sku", "name", "unit cost", "unit price"):
-        product_table.add_column(column)
-    for product in sorted(products, key=lambda p: str(p.get("sku") or "")):
-        product_table.add_row(
-            str(product.get("sku") or ""),
-            str(product["name"]),
-            f"{Decimal(str(product.get('unitCost') or 0)):.2f}",
-            f"{Decimal(str(product.get('unitPrice') or 0)):.2f}",
+    console.print(f"{len(contracts)} contracts, {len(charges)} charges, {len(products)} products")
+    amounts = [
+        (
+            companies.get(int(contracts[int(charge["contractID"])]["companyID"]), "?"),
+            str(charge["datePurchased"])[:7],
+            Decimal(str(charge["unitQuantity"])) * Decimal(str(charge["unitPrice"])),
         )
-    console.print(product_table)
+        for charge in charges
+    ]
+    amounts_by_company(console, amounts, currency="USD")

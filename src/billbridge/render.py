@@ -12,10 +12,12 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from rich.color import ColorSystem
 from rich.console import Console
-from rich.text import Text
+from rich.style import Style
 
 from billbridge.domain.matching import Suggestion
 from billbridge.domain.organization import Organization
@@ -46,6 +48,12 @@ STATUS_STYLE = {
     "running": "cyan",
 }
 _CLEAN = ("exported", "nothing_to_do")
+_COLOR_SYSTEMS = {
+    "standard": ColorSystem.STANDARD,
+    "256": ColorSystem.EIGHT_BIT,
+    "truecolor": ColorSystem.TRUECOLOR,
+    "windows": ColorSystem.WINDOWS,
+}
 _ACTION_WIDTH = 9  # "unchanged", "conflict"
 _ENTITY_WIDTH = 14  # "ContractCharge"
 
@@ -86,23 +94,23 @@ class Lines:
             self.items.append(("", ""))
 
     def print(self, console: Console) -> None:
+        """Written in one go; on a colour terminal each styled line carries its ANSI codes
+        (rendered here, once per style, instead of by Rich line by line)."""
         if not self.items:
             return
-        if not console.is_terminal or console.no_color:
-            console.file.write("".join(f"{line}\n" for line, _ in self.items))
-            console.file.flush()
-            return
-        plain: list[str] = []
-        for line, style in self.items:
-            if not style:
-                plain.append(line)
-                continue
-            if plain:
-                console.print("\n".join(plain), markup=False, highlight=False, soft_wrap=True)
-                plain = []
-            console.print(Text(line, style=style), soft_wrap=True)
-        if plain:
-            console.print("\n".join(plain), markup=False, highlight=False, soft_wrap=True)
+        color_system = (
+            _COLOR_SYSTEMS.get(console.color_system or "") if console.is_terminal else None
+        )
+        if color_system is None or console.no_color:
+            text = "".join(f"{line}\n" for line, _ in self.items)
+        else:
+            styles = {style: Style.parse(style) for _, style in self.items if style}
+            text = "".join(
+                (styles[style].render(line, color_system=color_system) if style else line) + "\n"
+                for line, style in self.items
+            )
+        console.file.write(text)
+        console.file.flush()
 
 
 def lines_for(console: Console) -> Lines:
@@ -148,6 +156,22 @@ def run_result(
         else:
             out.add(f"`billbridge runs {result.run_id}` lists every write.", style="dim")
     out.print(console)
+
+
+def changed_records(console: Console, result: RunResult) -> None:
+    """The updates of a run: what changed in records that were already in Autotask."""
+    out = lines_for(console)
+    for report in result.reports:
+        for op in report.operations:
+            if op.action == "update":
+                where = f" id {op.autotask_id}" if op.autotask_id else ""
+                out.add(
+                    f"{report.report_id}: {op.entity} {op.key}{where}: {describe_changes(op)}",
+                    indent=2,
+                )
+    if out.items:
+        out.items[:0] = [("", ""), ("Changed in Autotask:", "bold")]
+        out.print(console)
 
 
 def summary_line(result: RunResult, *, planned: bool) -> str:
@@ -196,9 +220,11 @@ def _problems(result: RunResult, *, planned: bool) -> Iterable[tuple[str, str]]:
     for report in result.reports:
         warned = False
         if report.status not in _CLEAN:
-            detail = "; ".join(x for x in (report.reason, *report.warnings) if x)
             style = "bold red" if report.status == "failed" else "yellow"
             words = status_words(report.status, planned=planned)
+            if report.reason and report.warnings:  # the reason's code, then what it means
+                words += f" ({report.reason})"
+            detail = "; ".join(report.warnings) or report.reason
             yield f"{_who(report)}: {words}" + (f": {detail}" if detail else ""), style
             warned = True
         for op in report.operations:
@@ -221,10 +247,15 @@ def _writes(report: ReportResult) -> list[OperationResult]:
 def _report_writes(out: Lines, report: ReportResult, *, planned: bool) -> None:
     counts = Counter(op.action for op in report.operations)
     tally = ", ".join(
-        f"{action} {counts[action]}" for action in ("create", "update", "unchanged", "conflict")
+        f"{action} {counts[action]}"
+        for action in ("create", "update", "unchanged", "conflict")
+        if counts[action]
     )
+    words = status_words(report.status, planned=planned)
+    if report.reason:
+        words += f" ({report.reason})"
     style = STATUS_STYLE.get(report.status, "")
-    out.add(f"{_who(report)}: {status_words(report.status, planned=planned)}; {tally}", style=style)
+    out.add(f"{_who(report)}: {words}" + (f"; {tally}" if tally else ""), style=style)
     for op in _writes(report):
         state = f" [{op.state}]" if op.state and op.state != "done" else ""
         detail = op.error or op.reason or describe_changes(op)
@@ -281,14 +312,12 @@ def _short(value: Any) -> str:
 
 
 def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
-    """Recent runs, one line each, in aligned columns."""
-    header: tuple[str, ...] = ("run", "started (UTC)", "by", "status", "reports", "created")
-    header += ("updated", "conflicts", "failed")
+    """Recent runs, one line each, in aligned columns (who started each: `runs RUN`)."""
+    header = ("run", "started (UTC)", "status", "reports", "created", "updated", "conflicts")
     rows = [
         (
             str(run.id),
             f"{run.started_at:%Y-%m-%d %H:%M}",
-            run.trigger,
             status_words(run.status),
             str(run.report_count),
             str(run.created),
@@ -298,17 +327,18 @@ def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
         )
         for run in runs
     ]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    right = {0, 4, 5, 6, 7, 8}
+    titles = (*header, "failed")
+    widths = [max(len(r[i]) for r in (titles, *rows)) for i in range(len(titles))]
+    left = {1, 2}
 
     def line(cells: Sequence[str]) -> str:
         return " ".join(
-            c.rjust(w) if i in right else c.ljust(w)
+            c.ljust(w) if i in left else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     out = lines_for(console)
-    out.items.append((line(header), "bold"))
+    out.items.append((line(titles), "bold"))
     for run, row in zip(runs, rows, strict=True):
         out.items.append((line(row), STATUS_STYLE.get(run.status, "")))
     out.add("`billbridge runs RUN` shows one run in full.", style="dim")
@@ -403,4 +433,53 @@ def suggestions_table(
     out.add(
         "Link one with `billbridge map ORG_ID COMPANY_ID`; `--apply-exact` links every exact match."
     )
+    out.print(console)
+
+
+# -- what landed in Autotask (the demo) --------------------------------------------------------
+
+
+def amounts_by_company(
+    console: Console, amounts: Sequence[tuple[str, str, Decimal]], *, currency: str
+) -> None:
+    """Charged amounts per company (rows) and billing month (columns), with totals: what an
+    export put on each customer's invoice, at a glance."""
+    months = sorted({month for _, month, _ in amounts})
+    totals: dict[str, dict[str, Decimal]] = {}
+    for company, month, amount in amounts:
+        row = totals.setdefault(company, {})
+        row[month] = row.get(month, Decimal(0)) + amount
+    names = sorted(totals)
+    header = f"company ({currency})"
+    name_width = max(len(n) for n in (*names, header, "all companies"))
+    columns = [*months, "total"]
+    cells = {
+        name: [
+            *(f"{totals[name].get(m, Decimal(0)):,.2f}" for m in months),
+            f"{sum(totals[name].values(), Decimal(0)):,.2f}",
+        ]
+        for name in names
+    }
+    grand = [
+        *(
+            f"{sum((t.get(m, Decimal(0)) for t in totals.values()), Decimal(0)):,.2f}"
+            for m in months
+        ),
+        f"{sum((sum(t.values(), Decimal(0)) for t in totals.values()), Decimal(0)):,.2f}",
+    ]
+    widths = [
+        max(len(c), *(len(cells[n][i]) for n in names), len(grand[i]))
+        for i, c in enumerate(columns)
+    ]
+
+    def line(first: str, values: Sequence[str]) -> str:
+        return f"{first:<{name_width}}  " + "  ".join(
+            v.rjust(w) for v, w in zip(values, widths, strict=True)
+        )
+
+    out = lines_for(console)
+    out.items.append((line(header, columns), "bold"))
+    for name in names:
+        out.items.append((line(name, cells[name]), ""))
+    out.items.append((line("all companies", grand), "bold"))
     out.print(console)

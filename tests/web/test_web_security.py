@@ -12,10 +12,12 @@ import pytest
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from billbridge.config import AutotaskSettings, WebSettings
+from billbridge.config import AutotaskSettings, DatabaseSettings, Settings, WebSettings
+from billbridge.store import Store
+from billbridge.web import create_web_app
 from billbridge.web.app import routes
 from billbridge.web.security import LoginThrottle
-from tests.web.conftest import PASSWORD, SESSION_SECRET, World, csrf_of, login
+from tests.web.conftest import PASSWORD, SESSION_SECRET, ServedApp, World, csrf_of, login
 
 PAGES = [
     "/",
@@ -362,3 +364,24 @@ def test_odd_ids_are_not_found(logged_in: httpx.Client, path: str) -> None:
     response = logged_in.get(path)
     assert response.status_code == 404, (path, response.status_code)
     assert "Something went wrong" not in response.text
+
+
+@pytest.mark.postgres
+def test_odd_ids_are_not_found_on_postgresql_too(postgres_url: str) -> None:
+    # PostgreSQL refuses a NUL byte in a string parameter with an error, not a miss.
+    settings = dataclasses.replace(
+        Settings.defaults(),
+        database=DatabaseSettings(url=postgres_url),
+        web=WebSettings(admin_password=SecretStr(PASSWORD)),
+    )
+    store = Store(postgres_url)
+    served = ServedApp(create_web_app(settings, store), settings)
+    try:
+        with httpx.Client(base_url=served.url, follow_redirects=False, timeout=30) as client:
+            assert login(client, served.url).status_code == 303
+            for path in ("/reports/%00", "/organizations/a%00", "/runs/99999999999999999999999"):
+                assert client.get(path).status_code == 404, path
+            assert client.get("/reports/no-such-report").status_code == 404
+    finally:
+        served.stop()
+        store.close()

@@ -62,14 +62,15 @@ def read_bytes(path: Path, log: ProblemLog, *, limit: int = MAX_FILE_BYTES) -> b
     except OSError as exc:
         log.add(path, None, None, f"cannot be read: {exc.strerror or exc}")
         return None
-    with os.fdopen(descriptor, "rb") as handle:
-        mode = os.fstat(descriptor).st_mode
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
         if stat.S_ISDIR(mode):
             log.add(path, None, None, "is a folder, not a file")
-            return None
-        if not stat.S_ISREG(mode):
+        else:
             log.add(path, None, None, "is not a regular file (a pipe or a device); give a file")
-            return None
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
         try:
             raw = handle.read(limit + 1)  # a file that grows while read is cut off here
         except OSError as exc:
