@@ -249,9 +249,9 @@ _JOBS = {
 }
 
 
-def measure(name: str, path: Path) -> dict[str, object]:
+def measure(name: str, path: Path, before: Path | None = None) -> dict[str, object]:
     if name.startswith("billbridge CLI"):
-        return measure_cli(path)
+        return measure_cli(path, before if name.endswith("(before)") else None)
     code = "import json, resource, time\n" + f"PATH = {str(path)!r}\n"
     code += textwrap.dedent(_JOBS[name])
     code += (
@@ -265,14 +265,17 @@ def measure(name: str, path: Path) -> dict[str, object]:
     return result
 
 
-def measure_cli(path: Path) -> dict[str, object]:
+def measure_cli(path: Path, source: Path | None = None) -> dict[str, object]:
     """`billbridge import partner-center FILE` as its own process, with a new SQLite state file:
-    wall time from spawn to exit, and that process's peak RSS (wait4, not the whole tree)."""
+    wall time from spawn to exit, and that process's peak RSS (wait4, not the whole tree).
+    With `source`, the billbridge package is imported from that `src` directory instead."""
     script = Path(sys.executable).with_name("billbridge")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "billbridge"]
     with tempfile.TemporaryDirectory(prefix="bench-pc-") as directory:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BILLBRIDGE_")}
         env["BILLBRIDGE_DATABASE_URL"] = f"sqlite:///{directory}/state.db"
+        if source is not None:
+            env["PYTHONPATH"] = str(source.resolve())
         out = Path(directory) / "out.txt"
         with out.open("w+") as sink:
             start = time.perf_counter()
@@ -312,6 +315,13 @@ def main() -> None:
         action="store_true",
         help="also import a gzipped copy (decompressed to a temp file)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="SRC",
+        help="also run the CLI with the billbridge package of SRC (e.g. an older commit's src/,"
+        " from `git archive COMMIT src | tar -x -C DIR`), interleaved with the others",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"daily-usage-{args.rows}.csv"
@@ -324,6 +334,8 @@ def main() -> None:
         (name, path) for name in ("billbridge CLI", "billbridge", "billbridge import", "duckdb")
     ]
     jobs.append(("polars", path))
+    if args.before is not None:
+        jobs.insert(1, ("billbridge CLI (before)", path))
     if args.gzip:
         packed = path.with_suffix(".csv.gz")
         if not packed.exists():
@@ -333,7 +345,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, object]]] = {name: [] for name, _ in jobs}
     for _ in range(args.repeat):  # interleaved, so that a busy moment hits every job alike
         for name, file in jobs:
-            runs[name].append(measure(name, file))
+            runs[name].append(measure(name, file, args.before))
     print(f"load average after: {_load()}")
     duck = statistics.median(float(str(run["seconds"])) for run in runs["duckdb"])
     print(f"median of {args.repeat}")
