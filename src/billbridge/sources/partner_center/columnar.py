@@ -86,7 +86,9 @@ def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsag
         return None
 
 
-def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
+def _groups(
+    path: Path, source: Source, columns: Layout, *, skip_empty: bool = False
+) -> pl.DataFrame | None:
     # Columns by position (the header is parsed by the row reader's rules), plus one more: a
     # row with more fields than the header (an unquoted comma) fills it, and is sent to the
     # row reader, which reports it. polars does not notice extra fields it does not read.
@@ -114,7 +116,13 @@ def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
         number = text.cast(_DECIMAL, strict=False)
         unproven += [pl.len() - text.str.contains(FAST_NUMBER).sum(), pl.len() - number.count()]
         sums.append(number.sum().alias(f"s{i}"))
-    labels = [_non_empty(column(key)).min().alias(f"l{i}") for i, key in enumerate(columns.labels)]
+    # A quoted empty field ("") is an empty string to polars and a blank to the row reader. It
+    # is rare, and leaving it out of every row costs a copy of each label column, so the first
+    # run takes the plain minimum and only a file where that is "" is grouped again without.
+    labels = [
+        (_non_empty(column(key)) if skip_empty else column(key)).min().alias(f"l{i}")
+        for i, key in enumerate(columns.labels)
+    ]
     aggregated = (
         frame.with_row_index(_ROW)
         .group_by(keys)
@@ -129,6 +137,9 @@ def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
     groups = aggregated.collect()
     if groups.height == 0 or int(groups.get_column("__bad").sum()) > 0:
         return None
+    names = [f"l{i}" for i in range(len(columns.labels))]
+    if not skip_empty and groups.select(pl.any_horizontal(pl.col(names) == "").any()).item():
+        return _groups(path, source, columns, skip_empty=True)
     return groups
 
 
