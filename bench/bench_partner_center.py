@@ -4,11 +4,17 @@ Generates a 1,000,000-row daily-rated usage CSV with Microsoft's 55 columns and 
 (about 100 customers, 300 Azure subscriptions, several hundred meters, exponent-notation numbers,
 US dates), then measures, each in a fresh process, the wall time and peak memory (RSS) of
 
+- billbridge CLI: `billbridge import partner-center FILE` as a user runs it, its own process
+  with a new SQLite state file: start-up, reading, checking, saving (wall time and peak RSS of
+  that process, from wait4);
 - billbridge: `read_partner_center` on the file (exact Decimal totals, every value validated);
+- billbridge import: `import_partner_center` into SQLite, in-process (no start-up);
 - the anchors: polars `read_csv` + group-by of the same file (floats), and DuckDB's `read_csv`
   + GROUP BY, which show how fast reading and summing this file can be.
 
-Usage: .venv/bin/python bench/bench_partner_center.py [--rows N] [--out DIR] [--keep]
+Each job runs --repeat times (default 3), interleaved, and the median is shown.
+
+Usage: .venv/bin/python bench/bench_partner_center.py [--rows N] [--repeat 3] [--keep] [--gzip]
 The file is written to DIR (default bench/out/, gitignored) and reused while it has N rows.
 """
 
@@ -17,11 +23,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 import uuid
 from decimal import Context, Decimal
 from pathlib import Path
@@ -239,7 +249,9 @@ _JOBS = {
 }
 
 
-def measure(name: str, path: Path) -> dict[str, object]:
+def measure(name: str, path: Path, before: Path | None = None) -> dict[str, object]:
+    if name.startswith("billbridge CLI"):
+        return measure_cli(path, before if name.endswith("(before)") else None)
     code = "import json, resource, time\n" + f"PATH = {str(path)!r}\n"
     code += textwrap.dedent(_JOBS[name])
     code += (
@@ -253,16 +265,62 @@ def measure(name: str, path: Path) -> dict[str, object]:
     return result
 
 
+def measure_cli(path: Path, source: Path | None = None) -> dict[str, object]:
+    """`billbridge import partner-center FILE` as its own process, with a new SQLite state file:
+    wall time from spawn to exit, and that process's peak RSS (wait4, not the whole tree).
+    With `source`, the billbridge package is imported from that `src` directory instead."""
+    script = Path(sys.executable).with_name("billbridge")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "billbridge"]
+    with tempfile.TemporaryDirectory(prefix="bench-pc-") as directory:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BILLBRIDGE_")}
+        env["BILLBRIDGE_DATABASE_URL"] = f"sqlite:///{directory}/state.db"
+        if source is not None:
+            env["PYTHONPATH"] = str(source.resolve())
+        out = Path(directory) / "out.txt"
+        with out.open("w+") as sink:
+            start = time.perf_counter()
+            process = subprocess.Popen(
+                [*command, "import", "partner-center", str(path)],
+                cwd=directory,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - start
+            process.returncode = os.waitstatus_to_exitcode(status)
+            sink.seek(0)
+            printed = sink.read()
+    if process.returncode != 0:
+        raise SystemExit(f"billbridge CLI failed:\n{printed}")
+    reports = next((line for line in printed.splitlines() if line.startswith("reports:")), "")
+    return {"seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "detail": reports}
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per job; the best is shown")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per job; the median is shown")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
     parser.add_argument(
         "--gzip",
         action="store_true",
         help="also import a gzipped copy (decompressed to a temp file)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="SRC",
+        help="also run the CLI with the billbridge package of SRC (e.g. an older commit's src/,"
+        " from `git archive COMMIT src | tar -x -C DIR`), interleaved with the others",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -271,26 +329,33 @@ def main() -> None:
         print(f"generating {path} ({args.rows:,} rows) ...", flush=True)
         generate(path, args.rows)
     print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
-    results = {}
-    for name in ("billbridge", "billbridge import", "polars", "duckdb"):
-        runs = [measure(name, path) for _ in range(args.repeat)]
-        results[name] = min(runs, key=lambda run: float(str(run["seconds"])))
+    print(f"load average before: {_load()} ({os.cpu_count()} CPUs)", flush=True)
+    jobs: list[tuple[str, Path]] = [
+        (name, path) for name in ("billbridge CLI", "billbridge", "billbridge import", "duckdb")
+    ]
+    jobs.append(("polars", path))
+    if args.before is not None:
+        jobs.insert(1, ("billbridge CLI (before)", path))
     if args.gzip:
         packed = path.with_suffix(".csv.gz")
         if not packed.exists():
             with path.open("rb") as plain, gzip.open(packed, "wb", compresslevel=1) as out:
                 shutil.copyfileobj(plain, out, 1 << 22)
-        runs = [measure("billbridge", packed) for _ in range(args.repeat)]
-        results["billbridge .gz"] = min(runs, key=lambda run: float(str(run["seconds"])))
-    base = float(str(results["polars"]["seconds"]))
-    print(f"{'job':<18}{'wall s':>8}{'peak RSS MiB':>14}{'x polars':>10}{'x duckdb':>10}  detail")
-    duck = float(str(results["duckdb"]["seconds"]))
-    for name, run in results.items():
-        seconds = float(str(run["seconds"]))
-        print(
-            f"{name:<18}{seconds:>8.2f}{float(str(run['rss_mb'])):>14.0f}"
-            f"{seconds / base:>10.2f}{seconds / duck:>10.2f}  {run['detail']}"
-        )
+        jobs.append(("billbridge CLI .gz", packed))
+    runs: dict[str, list[dict[str, object]]] = {name: [] for name, _ in jobs}
+    for _ in range(args.repeat):  # interleaved, so that a busy moment hits every job alike
+        for name, file in jobs:
+            runs[name].append(measure(name, file, args.before))
+    print(f"load average after: {_load()}")
+    duck = statistics.median(float(str(run["seconds"])) for run in runs["duckdb"])
+    print(f"median of {args.repeat}")
+    print(f"{'job':<20}{'wall s':>8}{'peak RSS MiB':>14}{'x duckdb':>10}  detail")
+    for name, done in runs.items():
+        seconds = statistics.median(float(str(run["seconds"])) for run in done)
+        rss = statistics.median(float(str(run["rss_mb"])) for run in done)
+        spread = ", ".join(f"{float(str(run['seconds'])):.2f}" for run in done)
+        print(f"{name:<20}{seconds:>8.2f}{rss:>14.0f}{seconds / duck:>10.2f}  {done[0]['detail']}")
+        print(f"{'':<20}runs: {spread} s")
     if not args.keep:
         path.unlink()
         path.with_suffix(".csv.gz").unlink(missing_ok=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import billbridge.sources.partner_center as package
 from billbridge.sources.partner_center import columnar
 from billbridge.sources.partner_center.columns import Field, bind, canonical
 from billbridge.sources.partner_center.dates import parse_date, parse_timestamp
@@ -196,3 +199,33 @@ def test_binding_prefers_microsofts_name_and_reports_gaps() -> None:
     assert binding.key(total) == "totalforcustomer"
     assert binding.label(total) == "TotalForCustomer"
     assert problems == [("CustomerId", "required column is missing")]
+
+
+def test_a_quoted_empty_label_is_a_blank_to_both_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`""` is an empty string to polars and a blank to the csv module: the columnar reader
+    groups such a file again so that the label is the other rows' one, as the row reader has."""
+    header = ",".join(USAGE_COLUMNS)
+    quoted = [
+        ",".join(f'"{v}"' if v else '""' for v in (row.get(c, "") for c in USAGE_COLUMNS))
+        for row in (usage_row(CustomerName="", MeterName=""), usage_row())
+    ]
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join([header, *quoted]) + "\n")
+    calls: list[bool] = []
+    grouped = columnar._groups
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(bool(kwargs.get("skip_empty")))
+        return grouped(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "_groups", counted)
+    columnar_result = read(path)
+    assert calls == [False, True]  # the columnar reader took the file, grouping it twice
+    monkeypatch.setattr(package, "read_usage_csv", lambda *_: None)
+    rows_result = read(path)
+    assert columnar_result.organizations == rows_result.organizations
+    assert columnar_result.organizations[0].name == "Contoso Ltd"
+    assert columnar_result.reports[0].report == rows_result.reports[0].report
+    assert "D2 v3/D2s v3" in columnar_result.reports[0].report.lines[0].product_name

@@ -11,13 +11,16 @@ import csv
 import gzip
 import io
 from collections import defaultdict
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import pytest
 
 from billbridge.domain.subscription import SubscriptionType
+from billbridge.importing import import_partner_center
 from billbridge.sources.partner_center import PartnerCenterImport, columnar
+from billbridge.store import Store
 
 from .builders import REAL_USAGE, read
 
@@ -199,3 +202,23 @@ def test_the_file_read_as_text_rows_matches(tmp_path: Path, expected: Expected) 
 
 def hashes(result: PartnerCenterImport) -> dict[str, str]:
     return {located.report.report_id: located.report.content_hash for located in result.reports}
+
+
+def test_the_reports_are_stored_exactly_on_each_backend(store_url: str) -> None:
+    """The import stores every line of the real file's reports as read, on SQLite and on
+    PostgreSQL (the lines are written by one driver-level executemany per report)."""
+    store = Store(store_url)
+    try:
+        counts = import_partner_center(store, [REAL_USAGE], generated_on=date(2025, 12, 6))
+        read_back = read(REAL_USAGE)
+        with store.transaction() as uow:
+            stored = uow.reports.get_many([r.report.report_id for r in read_back.reports])
+        assert counts.reports.created == len(read_back.reports)
+        assert [s.report for s in stored] == [r.report for r in read_back.reports]
+        assert [s.content_hash for s in stored] == [
+            r.report.content_hash for r in read_back.reports
+        ]
+        again = import_partner_center(store, [REAL_USAGE], generated_on=date(2025, 12, 6))
+        assert again.reports.unchanged == len(read_back.reports)
+    finally:
+        store.close()

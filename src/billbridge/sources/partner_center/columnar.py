@@ -4,8 +4,8 @@ polars reads the columns billbridge uses as text and groups the rows by the raw 
 key columns (`usage.KEY_FIELDS`). The two summed columns are checked against `FAST_NUMBER`, a
 stricter form of `numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal
 holds exactly, and summed as such decimals (polars refuses an overflowing sum). `usage.finish`
-then parses each distinct key once. The file's physical lines are counted in the same polars
-run (a count that ignores quotes), so that row numbers can be shown as line numbers.
+then parses each distinct key once. The file's physical lines are counted meanwhile, in a
+thread, so that row numbers can be shown as line numbers.
 
 This reader proves a file good or gives up: anything it cannot vouch for (a value that does not
 match, blanks where a value is required, more decimal places, a row with more fields than the
@@ -17,6 +17,7 @@ So a good file takes the fast way and a bad one gets the precise messages, from 
 from __future__ import annotations
 
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,13 @@ def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsag
     is raised: the row reader must not try that file again."""
     columns = layout(binding)
     try:
-        with source.plain_csv() as path:
+        with source.plain_csv() as path, ThreadPoolExecutor(1) as pool:
+            lines = pool.submit(_lines, path)  # while polars works (it releases the GIL)
             groups = _groups(path, source, columns)
+            # One more line than rows (the header), unless a quoted field spans lines or a line
+            # is blank, when row numbers would not be line numbers.
+            if groups is not None and lines.result() != int(groups.get_column("__rows").sum()) + 1:
+                return None
     except Refused:
         raise
     except (pl.exceptions.PolarsError, OSError, EOFError, zlib.error, UnicodeError):
@@ -80,7 +86,9 @@ def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsag
         return None
 
 
-def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
+def _groups(
+    path: Path, source: Source, columns: Layout, *, skip_empty: bool = False
+) -> pl.DataFrame | None:
     # Columns by position (the header is parsed by the row reader's rules), plus one more: a
     # row with more fields than the header (an unquoted comma) fills it, and is sent to the
     # row reader, which reports it. polars does not notice extra fields it does not read.
@@ -108,7 +116,13 @@ def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
         number = text.cast(_DECIMAL, strict=False)
         unproven += [pl.len() - text.str.contains(FAST_NUMBER).sum(), pl.len() - number.count()]
         sums.append(number.sum().alias(f"s{i}"))
-    labels = [_non_empty(column(key)).min().alias(f"l{i}") for i, key in enumerate(columns.labels)]
+    # A quoted empty field ("") is an empty string to polars and a blank to the row reader. It
+    # is rare, and leaving it out of every row costs a copy of each label column, so the first
+    # run takes the plain minimum and only a file where that is "" is grouped again without.
+    labels = [
+        (_non_empty(column(key)) if skip_empty else column(key)).min().alias(f"l{i}")
+        for i, key in enumerate(columns.labels)
+    ]
     aggregated = (
         frame.with_row_index(_ROW)
         .group_by(keys)
@@ -120,22 +134,12 @@ def _groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
             *labels,
         )
     )
-    # Physical lines, ignoring quotes: one more than the rows (the header) unless a quoted field
-    # spans lines or a line is blank, when row numbers are not line numbers.
-    lines = pl.scan_csv(
-        path,
-        has_header=False,
-        quote_char=None,
-        separator="\x1f",
-        schema={"line": pl.String},
-        encoding="utf8-lossy",
-    ).select(pl.len())
-    groups, counted = pl.collect_all([aggregated, lines])
-    rows = int(groups.get_column("__rows").sum()) if groups.height else 0
-    if rows == 0 or int(groups.get_column("__bad").sum()) > 0:
+    groups = aggregated.collect()
+    if groups.height == 0 or int(groups.get_column("__bad").sum()) > 0:
         return None
-    if int(counted.item()) != rows + 1:
-        return None
+    names = [f"l{i}" for i in range(len(columns.labels))]
+    if not skip_empty and groups.select(pl.any_horizontal(pl.col(names) == "").any()).item():
+        return _groups(path, source, columns, skip_empty=True)
     return groups
 
 
@@ -164,3 +168,16 @@ def _raw_groups(frame: pl.DataFrame) -> list[tuple[tuple[str | None, ...], RawGr
             keys, column("__first"), column("s0"), column("s1"), labels, strict=True
         )
     ]
+
+
+def _lines(path: Path) -> int:
+    """Physical lines of the file (a last line without a newline counts), read through a
+    fixed buffer: a memory map would count the whole file into the process's RSS."""
+    count = 0
+    last = b"\n"
+    buffer = bytearray(1 << 24)
+    with path.open("rb", buffering=0) as raw:
+        while size := raw.readinto(buffer):
+            count += buffer.count(b"\n", 0, size)
+            last = bytes(buffer[size - 1 : size])
+    return count + (0 if last == b"\n" else 1)

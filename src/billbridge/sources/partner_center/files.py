@@ -395,7 +395,7 @@ class _Inflated(io.RawIOBase):
             if self._out > MAX_GZIP_RATIO * read:
                 raise Refused(
                     f"inflates more than {MAX_GZIP_RATIO} times its gzipped size"
-                    f" ({self._out // _MIB:,} MiB from {read / _MIB:,.1f} MiB so far), which no"
+                    f" ({_size(self._out)} from {_size(read)} so far), which no"
                     " real Partner Center export does: refused as a gzip bomb"
                 )
         return count
@@ -408,6 +408,10 @@ class _Inflated(io.RawIOBase):
             super().close()
 
 
+def _size(count: int) -> str:
+    return f"{count / _MIB:,.1f} MiB" if count >= _MIB else f"{count / 1024:,.0f} KiB"
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
@@ -417,7 +421,7 @@ def _kind(mode: int) -> str:
         return "a directory"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a file"
+    return "something else"
 
 
 def _no_constant(name: str) -> Any:

@@ -274,8 +274,9 @@ class Builder:
     def _one_currency(self, seen: list[tuple[str, Where]], column: str) -> str | None:
         """The report's one currency, or None with a problem at the first line of each other."""
         first_at: dict[str, Where] = {}
-        for currency, where in sorted(seen, key=lambda item: item[1]):
-            first_at.setdefault(currency, where)
+        for currency, where in seen:
+            if currency not in first_at or where < first_at[currency]:
+                first_at[currency] = where
         ordered = sorted(first_at.items(), key=lambda item: item[1])
         currency, where = ordered[0]
         for other, other_where in ordered[1:]:

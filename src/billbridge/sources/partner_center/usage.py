@@ -20,7 +20,7 @@ used and the first line it was seen on.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -168,12 +168,8 @@ class MeterUsage:
     def meter_name(self) -> str:
         """`Virtual Machines Dv3 Series Windows - D2 v3/D2s v3`, as Microsoft describes meters:
         category, subcategory and name, leaving out a part another part already contains."""
-        parts = [self.label(f) for f in (METER_CATEGORY, METER_SUBCATEGORY, METER_NAME)]
-        if not any(parts):
-            parts = [self.label(PRODUCT_NAME), self.label(SKU_NAME)]
-        named = list(dict.fromkeys(p for p in parts if p))
-        kept = [p for p in named if not any(p.lower() in q.lower() for q in named if q != p)]
-        return " - ".join(kept)
+        labels = self.labels
+        return _meter_name(tuple([labels[i] for i in _NAME_INDEXES]))
 
 
 class BadKey(ValueError):
@@ -189,11 +185,12 @@ def finish(
 ) -> dict[UsageKey, MeterUsage]:
     """Raw groups turned into meters (keys parsed, equal keys merged); `BadKey` if a key is
     bad, which only the columnar reader can meet (the row reader drops such rows)."""
+    pairs = list(groups)
     parse = _KeyParser(columns.meter_ids)
+    parsed = parse.many([raw for raw, _ in pairs])
     meters: dict[UsageKey, MeterUsage] = {}
     with exact():
-        for raw, group in groups:
-            key, unit_price, rate = parse(raw)
+        for (_, group), (key, unit_price, rate) in zip(pairs, parsed, strict=True):
             usage = MeterUsage(
                 group.line,
                 group.quantity,
@@ -282,6 +279,54 @@ class _KeyParser:
         if isinstance(found, BadKey):
             raise BadKey(found.problems)  # a new one: re-raising one object grows its traceback
         return found
+
+    def many(self, raws: list[RawKey]) -> list[tuple[UsageKey, Decimal, Decimal]]:
+        """`self(raw)` for each raw key, parsing column by column: each column repeats a few
+        hundred distinct texts over tens of thousands of keys. If any key is bad, each is
+        parsed on its own, so that the `BadKey` raised is the one `self(raw)` raises."""
+        if not raws:
+            return []
+        invoice, customer, start, end, currency, entitlement, meter, product, sku, price, rate = (
+            zip(*raws, strict=True)
+        )
+        parts = [
+            self._column(CUSTOMER_ID, customer, _identifier),
+            self._column(CHARGE_START, start, _date),
+            self._column(CHARGE_END, end, _date),
+            self._column(CURRENCY, currency, _currency),
+            self._column(ENTITLEMENT_ID, entitlement, _identifier),
+            self._column(METER_ID, list(zip(meter, product, sku, strict=True)), self._meter),
+            self._column(UNIT_PRICE, price, _number),
+            self._column(EXCHANGE_RATE, rate, _positive),
+        ]
+        good: list[list[Any]] = [part for part in parts if part is not None]
+        if len(good) < len(parts):
+            return [self(raw) for raw in raws]
+        customers, starts, ends, currencies, entitlements, meters, prices, rates = good
+        if any(e < s for s, e in zip(starts, ends, strict=True)):
+            return [self(raw) for raw in raws]
+        invoices = [(text or "").strip() for text in invoice]
+        keys = map(UsageKey, invoices, customers, starts, ends, currencies, entitlements, meters)
+        return list(zip(keys, prices, rates, strict=True))
+
+    def _column(
+        self, which: Field, raws: Sequence[object], parse: Callable[[Field, Any], object]
+    ) -> list[object] | None:
+        """The parsed values of one key column, or None if any of them is bad."""
+        values: dict[object, object] = {}
+        for raw in set(raws):
+            memo = (which.name, raw)
+            found = self._seen.get(memo, _UNSEEN)
+            if found is _UNSEEN:
+                try:
+                    found = parse(which, raw)
+                except BadKey as exc:
+                    found = exc
+                self._seen[memo] = found
+            if isinstance(found, BadKey):
+                return None
+            values[raw] = found
+        return [values[raw] for raw in raws]
 
     def _parse(self, raw: RawKey) -> tuple[UsageKey, Decimal, Decimal]:
         invoice, customer, start, end, currency, entitlement, meter, product, sku, price, rate = raw
@@ -413,6 +458,23 @@ def _smaller(a: str | None, b: str | None) -> str | None:
     if b is None:
         return a
     return min(a, b)
+
+
+_NAMES = (METER_CATEGORY, METER_SUBCATEGORY, METER_NAME, PRODUCT_NAME, SKU_NAME)
+_NAME_INDEXES = tuple(_LABEL_INDEX[f.name] for f in _NAMES)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _meter_name(names: tuple[str | None, ...]) -> str:
+    """`MeterUsage.meter_name` from the raw labels of `_NAMES`, once per distinct labels (a
+    meter's are the same in every Azure subscription that uses it)."""
+    category, subcategory, name, product, sku = map(_clean, names)
+    parts = [category, subcategory, name]
+    if not any(parts):
+        parts = [product, sku]
+    named = list(dict.fromkeys(p for p in parts if p))
+    kept = [p for p in named if not any(p.lower() in q.lower() for q in named if q != p)]
+    return " - ".join(kept)
 
 
 _CONTROL_TO_BLANK = dict.fromkeys(range(32), " ")
