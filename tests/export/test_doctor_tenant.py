@@ -311,6 +311,11 @@ def test_canary_says_which_precision_to_set_and_that_costs_are_hidden(
     assert "kept 0.12: 2 decimals" in output and "autotask.unit_decimals = 2" in output
     assert "warn canary cost" in output
     assert "contract " in output and "never deletes" in output
+    # The canary's charge is evidence enough for the read-only probe from now on.
+    code, output = run("doctor", "--tenant", "--json")
+    checks = {c["name"]: c for c in json.loads(output)["checks"]}
+    assert checks["cost permission"]["status"] == "warn"
+    assert "products and charges sampled" in checks["cost permission"]["detail"]
 
 
 def test_canary_refuses_the_own_company_and_writes_nothing(
