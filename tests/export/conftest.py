@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -112,19 +112,29 @@ def settings_for(sandbox: RunningSandbox, workdir: Path, **export: object) -> Se
 def make_tenant(tmp_path: Path) -> Iterator[Callable[..., Tenant]]:
     opened: list[Tenant] = []
 
-    def make(*, data: bool = False, latency_ms: int = 0, **export: object) -> Tenant:
+    def make(
+        *,
+        data: bool = False,
+        latency_ms: int = 0,
+        sandbox_options: dict[str, object] | None = None,
+        timeout_s: float | None = None,
+        **export: object,
+    ) -> Tenant:
+        """A tenant on the strict default sandbox; `sandbox_options` switch its readings and
+        modules (`date_reading`, `precision`, `procurement`, `cost_permission`, ...)."""
         options = SandboxOptions(
-            port=0, data=tmp_path / "sandbox.db" if data else None, latency_ms=latency_ms
+            port=0,
+            data=tmp_path / "sandbox.db" if data else None,
+            latency_ms=latency_ms,
+            **(sandbox_options or {}),  # type: ignore[arg-type]
         )
         sandbox = start_in_background(options)
         settings = settings_for(sandbox, tmp_path, **export)
-        tenant = Tenant(
-            sandbox,
-            settings,
-            Store(settings.database.url),
-            client_from_settings(settings),
-            tmp_path,
-        )
+        client = client_from_settings(settings)
+        if timeout_s is not None:
+            client.close()
+            client = AutotaskClient(replace(client.config, timeout_s=timeout_s))
+        tenant = Tenant(sandbox, settings, Store(settings.database.url), client, tmp_path)
         opened.append(tenant)
         return tenant
 

@@ -211,7 +211,8 @@ def test_sigkill_mid_export_then_rerun_gives_the_same_result(
 ) -> None:
     tenant = make_tenant(latency_ms=25)
     ids = build(tenant)
-    config = tenant.write_config()
+    # The writes in flight when the export is killed block their keys for this long.
+    config = tenant.write_config("unknown_write_horizon_s = 2\n")
     command = [sys.executable, "-m", "billbridge", "--config", str(config), "export", *ids]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
