@@ -240,7 +240,10 @@ def read_metadata(client: AutotaskClient, billing_code: str) -> TenantMetadata:
                 break
         return page
 
-    with ThreadPoolExecutor(max_workers=9, thread_name_prefix="tenant") as pool:
+    client.zone()  # every request needs it: once, before they start together
+    with ThreadPoolExecutor(max_workers=10, thread_name_prefix="tenant") as pool:
+        # First, so that the other requests do not each wait for a reading of their own.
+        pool.submit(client.threshold)
         contract = pool.submit(by_name("Contracts"))
         charge = pool.submit(by_name("ContractCharges"))
         product = pool.submit(by_name("Products"))
