@@ -13,10 +13,9 @@ from types import TracebackType
 
 from billbridge.autotask import AutotaskClient, AutotaskError
 from billbridge.config import Settings
-from billbridge.domain.organization import Organization
 from billbridge.domain.plan import ReportPlan, ReportStatus, TenantView, plan_reports
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
-from billbridge.domain.rules import ExportRules, desired_state, organization_exportable
+from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.export.actual import read_actual
 from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Outcome, Progress
@@ -165,7 +164,7 @@ class ExportEngine:
             organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
             skus = {line.sku for r in reports for line in r.report.lines}
             price_list = uow.price_list.get_many(skus)
-        exportable = [r for r in reports if exportable_to(organizations[r.report.organization_id])]
+        exportable = [r for r in reports if organizations[r.report.organization_id].is_exportable]
         tenant = resolve_tenant(self._client, self._settings) if exportable else None
         rules = ExportRules(
             subscription_types=frozenset(self._settings.export.subscription_types),
@@ -359,10 +358,6 @@ class _Run:
         else:
             with self._store.transaction() as uow:
                 uow.runs.mark_interrupted(self.id)
-
-
-def exportable_to(organization: Organization) -> bool:
-    return organization_exportable(organization) is None
 
 
 def tenant_view(tenant: TenantContext | None) -> TenantView:
