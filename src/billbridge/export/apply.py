@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from billbridge.autotask import (
     AutotaskClient,
@@ -42,8 +41,8 @@ from billbridge.autotask import (
     UnknownOutcomeError,
 )
 from billbridge.domain.plan import Action, Operation, ReportPlan, same_value
-from billbridge.domain.records import ChargeKey, ContractKey, Entity, ProductKey, Value, fold
-from billbridge.export import actual, records
+from billbridge.domain.records import ContractKey, Entity, ProductKey, fold
+from billbridge.export.entities import WRITABLE, Refs, current_fields
 from billbridge.export.tenant import TenantContext
 from billbridge.store import Store
 from billbridge.store.runs import InFlight, JournalState
@@ -429,56 +428,19 @@ class Applier:
                 return _Result(until=max(sent + self._horizon, self._now()))
 
     def _write(self, op: Operation) -> int:
-        client, tenant = self._client, self._tenant
-        if op.entity is Entity.CONTRACT:
-            if op.action is Action.CREATE:
-                return client.create("Contracts", records.contract_create_body(op, tenant))
-            assert op.autotask_id is not None
-            return client.update("Contracts", records.update_body(op, op.autotask_id))
-        if op.entity is Entity.PRODUCT:
-            if op.action is Action.CREATE:
-                return client.create("Products", records.product_create_body(op, tenant))
-            assert op.autotask_id is not None
-            return client.update("Products", records.update_body(op, op.autotask_id))
-        assert op.contract_key is not None and op.product_key is not None
-        product_id = self._ids.get(op.product_key)
-        if op.action is Action.CREATE:
-            contract_id = self._ids[op.contract_key]
-            assert product_id is not None
-            body = records.charge_create_body(op, contract_id, product_id, tenant)
-            return client.create_child("Contracts", contract_id, "Charges", body)
-        assert op.autotask_id is not None
-        contract_id = op.parent_id if op.parent_id is not None else self._ids[op.contract_key]
-        body = records.update_body(op, op.autotask_id, product_id)
-        return client.update_child("Contracts", contract_id, "Charges", body)
+        return WRITABLE[op.entity].write(self._client, op, self._tenant, self._refs(op))
 
     def _look_up(self, op: Operation) -> int | None:
         """The id of the record the write was meant to produce, if Autotask has it now."""
-        client = self._client
         if op.action is Action.UPDATE:
             return self._look_up_update(op)
-        if op.entity is Entity.CONTRACT:
-            assert isinstance(op.key, ContractKey)
-            contracts = actual.find_contract(client, op.key, self._tenant)
-            return min(c.id for c in contracts) if contracts else None
-        if op.entity is Entity.PRODUCT:
-            assert isinstance(op.key, ProductKey)
-            products = actual.find_product(client, op.key)
-            return min(p.id for p in products) if products else None
-        assert isinstance(op.key, ChargeKey) and op.contract_key is not None
-        charges = actual.find_charge(client, self._ids[op.contract_key], op.key)
-        return min(c.id for c in charges) if charges else None
+        return WRITABLE[op.entity].find_created(self._client, op, self._tenant, self._refs(op))
 
     def _look_up_update(self, op: Operation) -> int | None:
         """An update is done when the record already holds the new values."""
-        assert op.autotask_id is not None
-        entity = {Entity.CONTRACT: "Contracts", Entity.PRODUCT: "Products"}.get(
-            op.entity, "ContractCharges"
-        )
-        record = self._client.get(entity, op.autotask_id)
-        if record is None:
+        current = current_fields(self._client, op, self._tenant)
+        if current is None:
             return None
-        current = _comparable(op.entity, record)
         wanted = dict(op.fields)
         if "productID" in wanted and op.product_key in self._ids:
             wanted["productID"] = self._ids[op.product_key]
@@ -486,6 +448,14 @@ class Applier:
         if all(same_value(value, current.get(name), quantum) for name, value in wanted.items()):
             return op.autotask_id
         return None
+
+    def _refs(self, op: Operation) -> Refs:
+        """The contract and product a charge is written under, as this run knows them."""
+        if op.entity is not Entity.CHARGE:
+            return Refs()
+        assert op.contract_key is not None and op.product_key is not None
+        contract_id = op.parent_id if op.parent_id is not None else self._ids.get(op.contract_key)
+        return Refs(contract_id, self._ids.get(op.product_key))
 
     # -- journal (main thread) ----------------------------------------------------------------
 
@@ -556,11 +526,3 @@ def _not_written(need: Dependency, reason: str) -> str:
 
 def _sleep(seconds: float) -> None:
     time.sleep(max(seconds, 0.0))
-
-
-def _comparable(entity: Entity, record: Mapping[str, Any]) -> dict[str, Value]:
-    if entity is Entity.CONTRACT:
-        return records.contract(record, "").fields()
-    if entity is Entity.PRODUCT:
-        return records.product(record).fields()
-    return records.charge(record).fields()

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billbridge.autotask import AutotaskClient, AutotaskError, F
+from billbridge.export.entities import PRODUCTS
 from billbridge.export.errors import LeaseBusyError
 from billbridge.export.tenant import TenantContext
 
@@ -111,7 +112,7 @@ class TenantLease:
 
     def _claims(self) -> list[Claim]:
         found = self._client.query(
-            "Products", [F.begins_with("sku", SKU_PREFIX)], include_fields=_FIELDS
+            PRODUCTS.route, [F.begins_with("sku", SKU_PREFIX)], include_fields=_FIELDS
         )
         return [c for c in (_claim(r) for r in found) if c is not None]
 
@@ -121,11 +122,7 @@ class TenantLease:
         for claim in claims:
             if claim.installation == self.installation:
                 self._product_id = min(self._product_id or claim.product_id, claim.product_id)
-        others = [
-            c
-            for c in claims
-            if c.installation != self.installation and c.live(now)
-        ]
+        others = [c for c in claims if c.installation != self.installation and c.live(now)]
         return min(others, key=lambda c: c.product_id) if others else None
 
     def _stamp(self, *, held: bool) -> None:
@@ -147,9 +144,11 @@ class TenantLease:
                 "isSerialized": False,
                 **self._tenant.product_extras(),
             }
-            self._product_id = self._client.create("Products", body)
+            self._product_id = self._client.create(PRODUCTS.route, body)
         else:
-            self._client.update("Products", {"id": self._product_id, "description": description})
+            self._client.update(
+                PRODUCTS.route, {"id": self._product_id, "description": description}
+            )
         self._held_until = until
 
 
