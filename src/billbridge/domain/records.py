@@ -249,6 +249,9 @@ class ActualContract:
     start_date: date | None
     end_date: date | None
     status: int | None = None
+    missing: frozenset[str] = frozenset()
+    """Fields Autotask's record did not carry at all (not even empty): never compared, and
+    reported, so that a difference cannot hide behind them."""
 
     def fields(self) -> dict[str, Value]:
         """The fields billbridge may change, by their Autotask names."""
@@ -269,6 +272,9 @@ class ActualCharge:
     unit_price: Decimal | None
     product_id: int | None
     is_billed: bool
+    missing: frozenset[str] = frozenset()
+    """Fields Autotask's record did not carry at all (not even empty): never compared, and
+    reported, so that a difference cannot hide behind them."""
 
     def fields(self) -> dict[str, Value]:
         """The fields billbridge may change, by their Autotask names."""
@@ -293,6 +299,9 @@ class ActualProduct:
     unit_price: Decimal | None
     billing_code_id: int | None
     is_active: bool
+    missing: frozenset[str] = frozenset()
+    """Fields Autotask's record did not carry at all (not even empty): never compared, and
+    reported, so that a difference cannot hide behind them."""
 
     def fields(self) -> dict[str, Value]:
         """The fields billbridge may change, by their Autotask names."""
