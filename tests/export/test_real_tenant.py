@@ -298,3 +298,13 @@ def test_two_installations_started_together_leave_one_record_per_key(
             assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert_exactly_once(tenant)
     assert 1 <= len(tenant.lease_records()) <= 2
+
+
+def test_plan_says_how_many_requests_the_export_needs_and_writes_nothing(
+    tenant: Tenant,
+) -> None:
+    ids = one_customer(tenant, "sub-1", "sub-2")
+    plan = tenant.engine().plan(Selection(tuple(ids)))
+    [note] = plan.notes
+    assert "Autotask requests" in note and "no waiting for the budget" in note
+    assert tenant.lease_records() == [] and tenant.all("Contracts") == []

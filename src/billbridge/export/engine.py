@@ -25,7 +25,7 @@ from billbridge.export.errors import (
     LeaseBusyError,
     SelectionError,
 )
-from billbridge.export.lease import TenantLease
+from billbridge.export.lease import LEASE_REQUESTS, TenantLease
 from billbridge.export.results import (
     ReportResult,
     RunResult,
@@ -87,7 +87,21 @@ class ExportEngine:
         before = self._client.stats.total
         prepared = self._prepare(self._select(selection))
         results = tuple(prepared.result(plan) for plan in prepared.plans)
-        return RunResult(None, results, requests=self._client.stats.total - before)
+        reads = self._client.stats.total - before
+        notes = self._budget(prepared, reads)
+        return RunResult(None, results, requests=self._client.stats.total - before, notes=notes)
+
+    def _budget(self, prepared: _Prepared, reads: int) -> tuple[str, ...]:
+        """How many requests the export needs, and how long the hourly budget makes it take:
+        its writes, the reads again once the lease is held, and the lease itself."""
+        writes = sum(len(plan.writes) for plan in prepared.plans)
+        if not writes:
+            return ()
+        try:
+            estimate = self._client.budget(writes + reads + LEASE_REQUESTS)
+        except AutotaskError as exc:
+            return (f"the hourly request budget could not be read: {_reason(exc)}",)
+        return (estimate.describe(),)
 
     def export(
         self,

@@ -37,6 +37,8 @@ SKU_PREFIX = "billbridge-lease-"
 """Followed by the installation id without dashes: 49 characters, within the sku's 50."""
 _STAMP = re.compile(r"\[billbridge lease (?P<state>held|free)(?: until=(?P<until>\S+))?\]")
 _FIELDS = ("id", "sku", "description")
+LEASE_REQUESTS = 4
+"""Requests an uncontended lease costs: read, stamp, read again, release."""
 
 
 @dataclass(frozen=True, slots=True)
