@@ -101,7 +101,10 @@ class TenantLease:
         if self._held_until is None:
             return
         if self._held_until - self._clock() < self._duration / 2:
-            self._stamp(held=True)
+            try:
+                self._stamp(held=True)
+            except AutotaskError as exc:  # tried again at the next beat; the writes go on
+                logger.warning("could not renew the export lease: %s", exc)
 
     def release(self) -> None:
         if self._held_until is not None and self._product_id is not None:
