@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from billbridge.domain.plan import Action, ReportStatus, TenantView, plan_reports, same_value
 from billbridge.domain.records import (
@@ -22,7 +23,10 @@ from billbridge.domain.subscription import SubscriptionType
 from tests.domain.builders import BASIC, CONTOSO, RULES, line, report
 
 COMPANY = {101: ActualCompany(101, "Contoso Ltd", True)}
-TERM = {"subscription_start": date(2026, 3, 1), "subscription_end": date(2027, 2, 28)}
+TERM: dict[str, Any] = {
+    "subscription_start": date(2026, 3, 1),
+    "subscription_end": date(2027, 2, 28),
+}
 
 
 def state_of(*lines, report_id: str = "r-oct"):  # type: ignore[no-untyped-def]
@@ -134,7 +138,10 @@ def test_a_billed_charge_that_is_unchanged_is_fine() -> None:
 
 
 def test_renewal_moves_the_end_date_and_never_back() -> None:
-    renewed = {"subscription_start": date(2027, 3, 1), "subscription_end": date(2028, 2, 29)}
+    renewed: dict[str, Any] = {
+        "subscription_start": date(2027, 3, 1),
+        "subscription_end": date(2028, 2, 29),
+    }
     actual = ActualState(COMPANY, (existing_contract(),), (), (existing_product(),))
     [plan] = plan_reports([state_of(line(**renewed))], actual)
     contract = plan.operations[1]
@@ -225,7 +232,7 @@ def test_look_alike_contracts_without_the_udf_are_listed() -> None:
 
 def test_skipped_reports_carry_their_reason() -> None:
     skipped = desired_state(report(line()), CONTOSO.linked_to(None), {}, RULES)
-    [plan] = plan_reports([skipped], ActualState())  # type: ignore[list-item]
+    [plan] = plan_reports([skipped], ActualState())
     assert (plan.status, plan.reason) == (ReportStatus.SKIPPED, "unmapped")
 
 
@@ -242,8 +249,14 @@ def test_catching_up_two_months_creates_one_contract_spanning_both() -> None:
     from tests.domain.builders import OCTOBER
 
     september = (date(2026, 9, 1), date(2026, 9, 30))
-    old_term = {"subscription_start": date(2025, 10, 1), "subscription_end": date(2026, 9, 30)}
-    new_term = {"subscription_start": date(2026, 10, 1), "subscription_end": date(2027, 9, 30)}
+    old_term: dict[str, Any] = {
+        "subscription_start": date(2025, 10, 1),
+        "subscription_end": date(2026, 9, 30),
+    }
+    new_term: dict[str, Any] = {
+        "subscription_start": date(2026, 10, 1),
+        "subscription_end": date(2027, 9, 30),
+    }
     first = desired_state(
         report(line(**old_term), period=september, report_id="sep"), CONTOSO, {}, RULES
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_types_not_exported_are_left_out() -> None:
 def test_a_report_with_only_left_out_types_has_nothing_to_do() -> None:
     rules = replace(RULES, subscription_types=frozenset({SubscriptionType.CSP365}))
     state = desired(line("az-1", AZURE), rules=rules)
-    assert state.contracts == state.charges == state.products == ()
+    assert (state.contracts, state.charges, state.products) == ((), (), ())
 
 
 # 3. Contracts
@@ -70,7 +71,10 @@ def test_one_contract_per_subscription() -> None:
 
 
 def test_licence_contract_uses_the_subscription_term() -> None:
-    term = {"subscription_start": date(2026, 3, 15), "subscription_end": date(2027, 3, 14)}
+    term: dict[str, Any] = {
+        "subscription_start": date(2026, 3, 15),
+        "subscription_end": date(2027, 3, 14),
+    }
     [contract] = desired(line(**term)).contracts
     assert (contract.start_date, contract.end_date) == (date(2026, 3, 15), date(2027, 3, 14))
     assert not contract.synthetic_term
@@ -90,7 +94,10 @@ def test_a_renewed_line_extends_the_term_to_the_latest_end() -> None:
 
 @pytest.mark.parametrize("kind", [SubscriptionType.AZURE, SubscriptionType.PERPETUAL])
 def test_azure_and_perpetual_get_a_synthetic_term(kind: SubscriptionType) -> None:
-    dates = {"subscription_start": date(2020, 1, 1), "subscription_end": date(2021, 1, 1)}
+    dates: dict[str, Any] = {
+        "subscription_start": date(2020, 1, 1),
+        "subscription_end": date(2021, 1, 1),
+    }
     [contract] = desired(line("s", kind, **dates)).contracts
     assert contract.synthetic_term
     assert (contract.start_date, contract.end_date) == (date(2026, 10, 1), date(2036, 10, 1))

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ class Tenant:
         }
         return self.client.create("Companies", body)
 
-    def all(self, entity: str) -> list[dict[str, object]]:
+    def all(self, entity: str) -> list[dict[str, Any]]:
         """Every record of `entity`; for Products, without billbridge's export lease record."""
         found = list(self.client.query(entity, [F.gte("id", 0)]))
         if entity == "Products":
@@ -77,7 +78,7 @@ class Tenant:
             body["userDefinedFields"] = [{"name": "Subscription ID", "value": subscription}]
         return self.client.create("Contracts", body)
 
-    def lease_records(self) -> list[dict[str, object]]:
+    def lease_records(self) -> list[dict[str, Any]]:
         return list(self.client.query("Products", [F.begins_with("sku", SKU_PREFIX)]))
 
     def inject_faults(self, spec: str) -> FaultInjector:

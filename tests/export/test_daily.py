@@ -32,9 +32,7 @@ def test_next_check_is_today_or_tomorrow() -> None:
 def test_a_check_missed_while_down_runs_at_start_and_once() -> None:
     ran: list[date] = []
     clock = Clock(datetime(2026, 10, 10, 9, 30, tzinfo=UTC))
-    check = DailyCheck(
-        time(2, 0), lambda day: ran.append(day) or None, lambda day: day in ran, clock=clock
-    )
+    check = DailyCheck(time(2, 0), lambda day: ran.append(day), lambda day: day in ran, clock=clock)
     assert check.next_at() == clock.now  # overdue: run now
     check.run_once(clock.now.date())
     assert check.next_at() == datetime(2026, 10, 11, 2, 0, tzinfo=UTC)

@@ -87,7 +87,7 @@ def assert_exactly_once(tenant: Tenant, subscriptions: int = SUBSCRIPTIONS) -> N
         pair["value"]
         for c in contracts
         for pair in c["userDefinedFields"]
-        if pair["name"] == "Subscription ID"  # type: ignore[index,union-attr]
+        if pair["name"] == "Subscription ID"
     )
     assert len(contracts) == subscriptions, udfs
     assert set(udfs.values()) == {1}

@@ -24,7 +24,7 @@ def contracts_by_subscription(tenant: Tenant) -> dict[str, dict[str, object]]:
     udf = tenant.settings.autotask.subscription_udf
     found = {}
     for contract in tenant.all("Contracts"):
-        for pair in contract["userDefinedFields"]:  # type: ignore[union-attr]
+        for pair in contract["userDefinedFields"]:
             if pair["name"] == udf and pair["value"]:
                 found[pair["value"]] = contract
     return found

@@ -50,7 +50,7 @@ def test_partner_center_charges_match_the_files_to_the_cent(
 
     contracts = {c["id"]: c for c in tenant.all("Contracts")}
     subscription_of = {
-        c["id"]: next(p["value"] for p in c["userDefinedFields"] if p["name"] == "Subscription ID")  # type: ignore[union-attr]
+        c["id"]: next(p["value"] for p in c["userDefinedFields"] if p["name"] == "Subscription ID")
         for c in contracts.values()
     }
     charges = {subscription_of[c["contractID"]]: c for c in tenant.all("ContractCharges")}
