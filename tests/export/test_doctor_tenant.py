@@ -379,3 +379,13 @@ def test_what_billbridge_says_it_fills_is_what_an_export_sends(
     assert len(list(world.client.query("Contracts", [F.gte("id", 0)]))) == 1
     charges = list(world.client.query("ContractCharges", [F.gte("id", 0)]))
     assert len(charges) == 1 and charges[0]["notes"]
+
+
+def test_no_canary_on_a_tenant_that_does_not_fit(make_world: Callable[..., World]) -> None:
+    world = make_world(required_fields=("Contracts.contractCategory",))
+    world.write_config()
+    company = world.company("Canary Test Co")
+    code, output = run("doctor", "--canary", str(company))
+    assert code == 1 and "the canary was not written" in output
+    assert "export.contract_fields.contractCategory" in output
+    assert list(world.client.query("Contracts", [F.gte("id", 0)])) == []
