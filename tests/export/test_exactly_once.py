@@ -16,7 +16,6 @@ import pytest
 
 from billbridge.export.engine import Selection
 from billbridge.export.lease import SKU_PREFIX
-from billbridge.importing import import_organizations, import_price_list, import_reports
 from billbridge.sandbox.faults import FaultInjector
 from tests.export.conftest import Tenant
 from tests.export.data import import_lines, line, seed_store
@@ -135,21 +134,6 @@ def test_faults_never_cause_a_duplicate(tenant: Tenant) -> None:
     injected = faults.injected
     assert injected["lost"] > 0 and injected["error500"] > 0 and injected["throttle"] > 0
     tenant.sandbox.runtime.faults = FaultInjector(None)
-    assert_exactly_once(tenant)
-
-
-def test_a_lost_state_store_causes_no_new_records(tenant: Tenant) -> None:
-    ids = build(tenant)
-    tenant.engine().export(Selection(tuple(ids)))
-    tenant.store.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{tenant.workdir / 'billbridge.db'}{suffix}").unlink(missing_ok=True)
-    tenant.reopen_store()
-    import_organizations(tenant.store, [tenant.workdir / "orgs.csv"])
-    import_price_list(tenant.store, [tenant.workdir / "prices.csv"])
-    import_reports(tenant.store, [tenant.workdir / "reports.csv"])
-    again = tenant.engine().export(Selection(tuple(ids)))
-    assert again.summary.created == 0 and again.summary.updated == 0
     assert_exactly_once(tenant)
 
 

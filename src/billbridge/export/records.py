@@ -155,17 +155,8 @@ def read_date(value: object) -> date | None:
     return (parse_datetime(text) + _TO_DAY).date()
 
 
-_CHARGE_COMPARED = (
-    "name",
-    "description",
-    "notes",
-    "datePurchased",
-    "unitQuantity",
-    "unitCost",
-    "unitPrice",
-    "productID",
-)
-_PRODUCT_COMPARED = ("name", "unitCost", "unitPrice", "productBillingCodeID", "isActive")
+_CHARGE_COMPARED = tuple(f for f in CHARGE_FIELDS if f not in ("id", "contractID", "isBilled"))
+_PRODUCT_COMPARED = tuple(f for f in PRODUCT_FIELDS if f not in ("id", "sku"))
 
 
 def _missing(record: Mapping[str, Any], names: tuple[str, ...]) -> frozenset[str]:
