@@ -308,3 +308,27 @@ def test_plan_says_how_many_requests_the_export_needs_and_writes_nothing(
     [note] = plan.notes
     assert "Autotask requests" in note and "no waiting for the budget" in note
     assert tenant.lease_records() == [] and tenant.all("Contracts") == []
+
+
+def test_an_export_gives_way_to_another_installation_holding_the_lease(tenant: Tenant) -> None:
+    from billbridge.export.errors import LeaseBusyError
+    from billbridge.export.lease import TenantLease
+    from billbridge.export.tenant import resolve_tenant
+
+    ids = one_customer(tenant, "sub-1")
+    other = TenantLease(
+        tenant.client,
+        resolve_tenant(tenant.client, tenant.settings),
+        "00000000-0000-4000-8000-000000000001",
+        pause=lambda _: None,
+    )
+    other.acquire()
+    engine = tenant.engine()
+    with pytest.raises(LeaseBusyError, match="another billbridge installation"):
+        engine.export(Selection(tuple(ids)))
+    assert tenant.all("Contracts") == []
+    with tenant.store.transaction() as uow:
+        assert uow.runs.recent() == []  # nothing began: no run to explain
+    other.release()
+    assert engine.export(Selection(tuple(ids))).exit_code == 0
+    assert len(tenant.all("Contracts")) == 1
