@@ -332,3 +332,29 @@ def test_an_export_gives_way_to_another_installation_holding_the_lease(tenant: T
     other.release()
     assert engine.export(Selection(tuple(ids))).exit_code == 0
     assert len(tenant.all("Contracts")) == 1
+
+
+def test_the_lease_tells_whether_another_installation_can_have_written_since(
+    tenant: Tenant,
+) -> None:
+    from datetime import UTC, datetime
+
+    from billbridge.export.lease import TenantLease
+    from billbridge.export.tenant import resolve_tenant
+
+    context = resolve_tenant(tenant.client, tenant.settings)
+    a, b = (
+        TenantLease(tenant.client, context, f"00000000-0000-4000-8000-00000000000{n}")
+        for n in (1, 2)
+    )
+    a.acquire()
+    a.release()
+    time.sleep(1.1)
+    moment = datetime.now(UTC)
+    b.acquire()
+    assert b.quiet_since(moment)  # a released before b read: no second read needed
+    before = datetime.now(UTC)
+    b.release()
+    a.acquire()
+    assert not a.quiet_since(before)  # b released after a read: read again
+    a.release()

@@ -123,10 +123,11 @@ class ExportEngine:
                     run.finish("nothing_due", RunTotals())
                     return RunResult(run.id, (), notes=("nothing is due",))
                 desired = self._desire(reports)
+                read_at = self._store.clock()
                 prepared = self._read_and_plan(desired)
                 lease = self._lease(prepared, installation)
                 try:
-                    if lease is not None:
+                    if lease is not None and not lease.quiet_since(read_at):
                         # Read again now that no other installation writes: the keys are
                         # checked after anything it created.
                         prepared = self._read_and_plan(desired)
