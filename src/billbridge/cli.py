@@ -584,8 +584,11 @@ def doctor_command(
             checks = run_tenant_doctor(settings, store, today=today)
         else:
             checks = run_doctor(settings, store, today=today)
-        # A write, so only on a tenant that passed every check (warnings are fine).
-        if canary is not None and not any(c.status == "fail" for c in checks):
+        # A write, so only when the tenant can be reached and fits the settings.
+        blocking = {"credentials settings", "zone", "credentials", "tenant settings"}
+        if canary is not None and not any(
+            c.status == "fail" and c.name in blocking for c in checks
+        ):
             canary_result = _run_canary(settings, canary)
     every = checks + (canary_result.checks if canary_result else [])
     if as_json:
@@ -602,7 +605,10 @@ def doctor_command(
         for check in every:
             _print_check(check)
         if canary is not None and canary_result is None:
-            out.print("the canary was not written: fix the failures above first", highlight=False)
+            out.print(
+                "the canary was not written: fix the credentials or settings above first",
+                highlight=False,
+            )
     raise typer.Exit(exit_status(every) if canary is None or canary_result else 1)
 
 

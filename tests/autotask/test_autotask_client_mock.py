@@ -479,3 +479,13 @@ def test_threshold_is_read_periodically_through_the_client() -> None:
             client.get("Companies", index)
     reads = fake.sent("GET", "ThresholdInformation")
     assert len(reads) == 3  # before the 1st, 6th and 11th request
+
+
+def test_requests_started_together_share_one_zone_lookup() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake = FakeAutotask().on("GET", "/Companies/1", reply(200, COMPANY))
+    with client_for(fake) as client, ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: client.get("Companies", 1), range(8)))
+    assert fake.lookups == 1
+    assert all(c is not None for c in found)

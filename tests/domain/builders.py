@@ -57,7 +57,10 @@ def line(
         Decimal(quantity),
         Decimal(unit_cost),
         Decimal(unit_price),
-        **dates,
+        subscription_start=dates.get("subscription_start"),
+        subscription_end=dates.get("subscription_end"),
+        charge_start=dates.get("charge_start"),
+        charge_end=dates.get("charge_end"),
     )
 
 

@@ -377,3 +377,12 @@ def test_a_field_the_tenant_hides_is_never_updated() -> None:
     view = TenantView(hidden=frozenset({"unitCost"}))
     [plan] = plan_reports([state_of(line(**TERM))], actual, view)
     assert [op.action for op in plan.operations] == [Action.UNCHANGED] * 3
+
+
+def test_a_field_autotasks_record_lacks_is_reported_not_silently_skipped() -> None:
+    product = existing_product(unit_cost=None, missing=frozenset({"unitCost"}))
+    actual = ActualState(COMPANY, (existing_contract(),), (existing_charge(),), (product,))
+    [plan] = plan_reports([state_of(line(**TERM))], actual)
+    op = plan.operations[0]
+    assert op.action is Action.UNCHANGED
+    assert op.reason == "not compared: unitCost (missing from Autotask's record)"

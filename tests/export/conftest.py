@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ class Tenant:
         }
         return self.client.create("Companies", body)
 
-    def all(self, entity: str) -> list[dict[str, object]]:
+    def all(self, entity: str) -> list[dict[str, Any]]:
         """Every record of `entity`; for Products, without billbridge's export lease record."""
         found = list(self.client.query(entity, [F.gte("id", 0)]))
         if entity == "Products":
@@ -77,7 +78,7 @@ class Tenant:
             body["userDefinedFields"] = [{"name": "Subscription ID", "value": subscription}]
         return self.client.create("Contracts", body)
 
-    def lease_records(self) -> list[dict[str, object]]:
+    def lease_records(self) -> list[dict[str, Any]]:
         return list(self.client.query("Products", [F.begins_with("sku", SKU_PREFIX)]))
 
     def inject_faults(self, spec: str) -> FaultInjector:
@@ -112,19 +113,29 @@ def settings_for(sandbox: RunningSandbox, workdir: Path, **export: object) -> Se
 def make_tenant(tmp_path: Path) -> Iterator[Callable[..., Tenant]]:
     opened: list[Tenant] = []
 
-    def make(*, data: bool = False, latency_ms: int = 0, **export: object) -> Tenant:
+    def make(
+        *,
+        data: bool = False,
+        latency_ms: int = 0,
+        sandbox_options: dict[str, object] | None = None,
+        timeout_s: float | None = None,
+        **export: object,
+    ) -> Tenant:
+        """A tenant on the strict default sandbox; `sandbox_options` switch its readings and
+        modules (`date_reading`, `precision`, `procurement`, `cost_permission`, ...)."""
         options = SandboxOptions(
-            port=0, data=tmp_path / "sandbox.db" if data else None, latency_ms=latency_ms
+            port=0,
+            data=tmp_path / "sandbox.db" if data else None,
+            latency_ms=latency_ms,
+            **(sandbox_options or {}),  # type: ignore[arg-type]
         )
         sandbox = start_in_background(options)
         settings = settings_for(sandbox, tmp_path, **export)
-        tenant = Tenant(
-            sandbox,
-            settings,
-            Store(settings.database.url),
-            client_from_settings(settings),
-            tmp_path,
-        )
+        client = client_from_settings(settings)
+        if timeout_s is not None:
+            client.close()
+            client = AutotaskClient(replace(client.config, timeout_s=timeout_s))
+        tenant = Tenant(sandbox, settings, Store(settings.database.url), client, tmp_path)
         opened.append(tenant)
         return tenant
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.config import Config
@@ -16,7 +17,7 @@ from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.report import BillingReport, ReportLine
 from billbridge.domain.subscription import SubscriptionType
 from billbridge.store import Store
-from billbridge.store.database import MIGRATIONS, StoreError
+from billbridge.store.database import MIGRATIONS, StoreBusyError, StoreError
 from billbridge.store.reports import SaveOutcome
 
 
@@ -163,3 +164,56 @@ def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
         Store("postgresql+psycopg://billbridge:hunter2@127.0.0.1:1/x?connect_timeout=2")
     assert "cannot open the state store" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_the_same_store_through_a_symlink_takes_the_same_lock(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "billbridge.db"
+    real.parent.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real.parent, target_is_directory=True)
+    direct, through_link = Store(f"sqlite:///{real}"), Store(f"sqlite:///{link / 'billbridge.db'}")
+    try:
+        with (
+            direct.exclusive("export"),
+            pytest.raises(StoreBusyError),
+            through_link.exclusive("export"),
+        ):
+            pass
+    finally:
+        direct.close()
+        through_link.close()
+
+
+def test_the_installation_id_is_made_once(store: Store) -> None:
+    with store.transaction() as uow:
+        first = uow.exports.installation_id()
+    with store.transaction() as uow:
+        assert uow.exports.installation_id() == first
+    assert len(first) == 36
+
+
+def test_writes_in_flight_are_those_sent_within_the_horizon(store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from billbridge.store.runs import JournalState, OperationRecord
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with store.transaction() as uow:
+        run = uow.runs.start("cli", None)
+        ids = uow.runs.add_operations(
+            run,
+            [
+                OperationRecord(
+                    "r1", n, "create", "Contract", f"1/sub-{n}", None, {}, None, "planned"
+                )
+                for n in range(3)
+            ],
+        )
+        uow.runs.set_operation_state([ids[0]], JournalState.SENDING, sent_at=now)
+        uow.runs.set_operation_state(
+            [ids[1]], JournalState.SENDING, sent_at=now - timedelta(hours=1)
+        )
+        uow.runs.set_operation_state([ids[2]], JournalState.DONE, sent_at=now)
+        assert uow.runs.mark_interrupted() == ([run], 2)
+        flying = uow.runs.in_flight(now - timedelta(minutes=5))
+    assert [(f.entity, f.key) for f in flying] == [("Contract", "1/sub-0")]

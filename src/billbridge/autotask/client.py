@@ -299,9 +299,7 @@ class AutotaskClient:
 
     def threshold(self) -> ThresholdInfo:
         """`GET /ThresholdInformation` now (also feeds the pacing)."""
-        info = self._read_threshold()
-        self._governor.observe(info)
-        return info
+        return self._governor.read_now()
 
     def budget(self, requests: int) -> BudgetEstimate:
         """How long the hourly budget makes `requests` requests take, from a fresh reading of

@@ -184,6 +184,18 @@ class ThresholdGovernor:
         with self._lock:
             return self._info
 
+    def read_now(self) -> ThresholdInfo:
+        """Read `ThresholdInformation` now; requests sent meanwhile go on with the estimate."""
+        with self._lock:
+            self._reading = True
+        try:
+            info = self._read()
+        finally:
+            with self._lock:
+                self._reading = False
+        self.observe(info)
+        return info
+
     def observe(self, info: ThresholdInfo) -> None:
         """Take a fresh reading (also used by `AutotaskClient.threshold()`)."""
         with self._lock:

@@ -20,3 +20,22 @@ class Organization:
 
     def linked_to(self, company_id: int | None) -> Organization:
         return replace(self, autotask_company_id=company_id)
+
+    @property
+    def is_exportable(self) -> bool:
+        """Whether its reports are exported (see `organization_exportable`)."""
+        return organization_exportable(self) is None
+
+
+def organization_exportable(organization: Organization) -> tuple[str, str] | None:
+    """The one rule of whether an organization's reports are exported: None when they are,
+    else why not, as (reason, detail): `inactive`, or `unmapped` (no Autotask company)."""
+    if not organization.active:
+        return "inactive", f"organization {organization.organization_id} is inactive"
+    if organization.autotask_company_id is None:
+        return (
+            "unmapped",
+            f"organization {organization.organization_id} ({organization.name}) is not linked"
+            " to an Autotask company; link it with `billbridge map`",
+        )
+    return None

@@ -40,6 +40,13 @@ AUTOTASK_PLACES = Decimal("0.0001")
 
 UNIT_FIELDS = ("unitQuantity", "unitCost", "unitPrice")
 """The fields the tenant keeps at its own precision."""
+CREATE_ONLY: Mapping[Entity, frozenset[str]] = {
+    Entity.PRODUCT: frozenset({"sku", "description", "isSerialized"}),
+    Entity.CHARGE: frozenset({"isBillableToCompany"}),
+    Entity.CONTRACT: frozenset(),
+}
+"""Fields sent when a record is created and deliberately not compared afterwards: the key
+itself, and what a person may set differently in Autotask without billbridge undoing it."""
 CUSTOMER_TEXT = frozenset({"description", "notes"})
 """Text fields a person may edit at Approve & Post; a billed charge is not fought over them."""
 
@@ -318,7 +325,9 @@ def _plan_product(
         )
     if desired.create_only:
         return Operation(Action.UNCHANGED, Entity.PRODUCT, desired.key, product.id, {})
-    return _compare(Entity.PRODUCT, desired.key, product.id, wanted, product.fields(), view)
+    return _compare(
+        Entity.PRODUCT, desired.key, product.id, wanted, product.fields(), view, product.missing
+    )
 
 
 def _plan_contract(desired: DesiredContract, index: _Index, warnings: list[str]) -> Operation:
@@ -434,7 +443,9 @@ def _charge_operation(desired: DesiredCharge, index: _Index, view: TenantView) -
             f"charge {charge.id} for {desired.key} was written by report"
             f" {charge.marker.report_id}; two reports bill the same subscription and period",
         )
-    operation = _compare(Entity.CHARGE, desired.key, charge.id, wanted, charge.fields(), view)
+    operation = _compare(
+        Entity.CHARGE, desired.key, charge.id, wanted, charge.fields(), view, charge.missing
+    )
     operation = replace(operation, parent_id=charge.contract_id)
     if operation.action is Action.UPDATE and charge.is_billed:
         if set(operation.fields) <= CUSTOMER_TEXT:
@@ -457,18 +468,30 @@ def _compare(
     wanted: Mapping[str, Value],
     current: Mapping[str, Value],
     view: TenantView = TenantView(),
+    missing: frozenset[str] = frozenset(),
 ) -> Operation:
+    """Update only the fields that differ. Fields sent on create only (`CREATE_ONLY`) and
+    fields the tenant hides are not compared; a field Autotask's record lacks is reported."""
     changed = {
         name: value
         for name, value in wanted.items()
         if name in current
+        and name not in missing
         and name not in view.hidden
         and not same_value(value, current[name], view.quantum)
     }
+    absent = sorted(
+        name
+        for name in wanted
+        if name in missing or (name not in current and name not in CREATE_ONLY[entity])
+    )
+    reason = (
+        f"not compared: {', '.join(absent)} (missing from Autotask's record)" if absent else None
+    )
     if not changed:
-        return Operation(Action.UNCHANGED, entity, key, autotask_id, {})
+        return Operation(Action.UNCHANGED, entity, key, autotask_id, {}, reason=reason)
     previous = {name: current[name] for name in changed}
-    return Operation(Action.UPDATE, entity, key, autotask_id, changed, previous)
+    return Operation(Action.UPDATE, entity, key, autotask_id, changed, previous, reason=reason)
 
 
 def _conflict(

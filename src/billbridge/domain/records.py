@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from billbridge.domain.subscription import SubscriptionType
 
@@ -31,8 +32,29 @@ def fold(text: str) -> str:
     return text.strip().casefold()
 
 
+class _CaseFreeKey:
+    """Equality, hashing and order of a key by `_match()`: its parts as Autotask compares
+    them (text without regard to case)."""
+
+    __slots__ = ()
+
+    def _match(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._match() == other._match()
+
+    def __hash__(self) -> int:
+        return hash(self._match())
+
+    def __lt__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return bool(self._match() < other._match())
+
+
 @dataclass(frozen=True, slots=True, eq=False)
-class ContractKey:
+class ContractKey(_CaseFreeKey):
     """One contract per subscription, within the organization's company.
 
     Equal without regard to case: Autotask's filters ignore case, so a subscription id typed
@@ -45,21 +67,12 @@ class ContractKey:
     def _match(self) -> tuple[int, str]:
         return (self.company_id, fold(self.subscription_id))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ContractKey) and self._match() == other._match()
-
-    def __hash__(self) -> int:
-        return hash(self._match())
-
-    def __lt__(self, other: ContractKey) -> bool:
-        return self._match() < other._match()
-
     def __str__(self) -> str:
         return f"{self.company_id}/{self.subscription_id}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class ChargeKey:
+class ChargeKey(_CaseFreeKey):
     """One charge per subscription and billing period (the subscription without case)."""
 
     subscription_id: str
@@ -67,15 +80,6 @@ class ChargeKey:
 
     def _match(self) -> tuple[str, date]:
         return (fold(self.subscription_id), self.period_start)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChargeKey) and self._match() == other._match()
-
-    def __hash__(self) -> int:
-        return hash(self._match())
-
-    def __lt__(self, other: ChargeKey) -> bool:
-        return self._match() < other._match()
 
     @property
     def period_label(self) -> str:
@@ -86,7 +90,7 @@ class ChargeKey:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class ProductKey:
+class ProductKey(_CaseFreeKey):
     """A product by sku; the Azure product, which carries no Microsoft sku, by its name.
 
     Equal without regard to case, as Autotask finds a sku.
@@ -99,15 +103,6 @@ class ProductKey:
         if self.sku is not None:
             return ("sku", fold(self.sku))
         return ("name", fold(self.name or ""))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ProductKey) and self._match() == other._match()
-
-    def __hash__(self) -> int:
-        return hash(self._match())
-
-    def __lt__(self, other: ProductKey) -> bool:
-        return self._match() < other._match()
 
     def __str__(self) -> str:
         return self.sku if self.sku is not None else f"name:{self.name}"
@@ -249,6 +244,9 @@ class ActualContract:
     start_date: date | None
     end_date: date | None
     status: int | None = None
+    missing: frozenset[str] = frozenset()
+    """Fields Autotask's record did not carry at all (not even empty): never compared, and
+    reported, so that a difference cannot hide behind them."""
 
     def fields(self) -> dict[str, Value]:
         """The fields billbridge may change, by their Autotask names."""
@@ -269,6 +267,9 @@ class ActualCharge:
     unit_price: Decimal | None
     product_id: int | None
     is_billed: bool
+    missing: frozenset[str] = frozenset()
+    """Fields Autotask's record did not carry at all (not even empty): never compared, and
+    reported, so that a difference cannot hide behind them."""
 
     def fields(self) -> dict[str, Value]:
         """The fields billbridge may change, by their Autotask names."""
@@ -293,6 +294,9 @@ class ActualProduct:
     unit_price: Decimal | None
     billing_code_id: int | None
     is_active: bool
+    missing: frozenset[str] = frozenset()
+    """Fields Autotask's record did not carry at all (not even empty): never compared, and
+    reported, so that a difference cannot hide behind them."""
 
     def fields(self) -> dict[str, Value]:
         """The fields billbridge may change, by their Autotask names."""

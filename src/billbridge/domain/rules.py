@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from billbridge.domain.money import EXACT, canonical, exact_sum, round_cents
-from billbridge.domain.organization import Organization
+from billbridge.domain.organization import Organization, organization_exportable
 from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.records import (
     ChargeKey,
@@ -82,19 +82,6 @@ def desired_state(
         products=tuple(products.values()),
         warnings=tuple(warnings),
     )
-
-
-def organization_exportable(organization: Organization) -> tuple[str, str] | None:
-    """None when the organization's reports are exported; else why not: (reason, detail)."""
-    if not organization.active:
-        return "inactive", f"organization {organization.organization_id} is inactive"
-    if organization.autotask_company_id is None:
-        return (
-            "unmapped",
-            f"organization {organization.organization_id} ({organization.name}) is not linked"
-            " to an Autotask company; link it with `billbridge map`",
-        )
-    return None
 
 
 def charge_line(lines: Sequence[ReportLine]) -> ReportLine:

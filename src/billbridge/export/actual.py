@@ -10,21 +10,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from billbridge.autotask import AutotaskClient, F, Filter, format_datetime
+from billbridge.autotask import AutotaskClient, F
 from billbridge.domain.records import (
     ActualCharge,
     ActualContract,
     ActualProduct,
     ActualState,
-    ChargeKey,
     ContractKey,
     DesiredState,
     ProductKey,
 )
 from billbridge.export import records
+from billbridge.export.entities import CHARGES, COMPANIES, CONTRACTS, PRODUCTS
 from billbridge.export.tenant import TenantContext
 
 BATCH = 200
@@ -57,7 +57,7 @@ def read_actual(
         charges = _charges(client, states, contracts)
         earlier = sorted(set(written_before) - {c.id for c in charges})
         if earlier:
-            found = client.query_in("ContractCharges", "id", earlier, batch_size=BATCH)
+            found = client.query_in(CHARGES.route, "id", earlier, batch_size=BATCH)
             charges.extend(records.charge(r) for r in found)
         return ActualState(
             companies=companies_f.result(),
@@ -67,54 +67,19 @@ def read_actual(
         )
 
 
-def find_contract(
-    client: AutotaskClient, key: ContractKey, tenant: TenantContext
-) -> list[ActualContract]:
-    """The contracts holding one key (to resolve a create whose outcome is unknown)."""
-    found = client.query(
-        "Contracts",
-        [F.udf_eq(tenant.udf_name, key.subscription_id), F.eq("companyID", key.company_id)],
-    )
-    contracts = [records.contract(r, tenant.udf_name) for r in found]
-    return [
-        c
-        for c in contracts
-        if c.subscription_id is not None and ContractKey(c.company_id, c.subscription_id) == key
-    ]
-
-
-def find_product(client: AutotaskClient, key: ProductKey) -> list[ActualProduct]:
-    condition = F.eq("sku", key.sku) if key.sku is not None else F.eq("name", key.name or "")
-    found = client.query("Products", [condition], include_fields=records.PRODUCT_FIELDS)
-    products = [records.product(r) for r in found]
-    if key.sku is not None:
-        return [p for p in products if p.sku is not None and ProductKey(sku=p.sku) == key]
-    return [p for p in products if ProductKey(name=p.name) == key]
-
-
-def find_charge(client: AutotaskClient, contract_id: int, key: ChargeKey) -> list[ActualCharge]:
-    """The charges of one contract that carry `key`, dated within a few days of its period's
-    first day (tolerant of either reading of a date-only field), matched by the marker."""
-    found = client.query(
-        "ContractCharges",
-        [F.eq("contractID", contract_id), *_period_filters(key.period_start)],
-        include_fields=records.CHARGE_FIELDS,
-    )
-    charges = [records.charge(r) for r in found]
-    return [c for c in charges if c.marker is not None and c.marker.key == key]
-
-
 def _companies(client: AutotaskClient, ids: Sequence[int]) -> dict[int, Any]:
-    found = client.query_in("Companies", "id", ids, batch_size=BATCH)
-    companies = [records.company(r) for r in found]
+    found = client.query_in(COMPANIES.route, "id", ids, batch_size=BATCH)
+    companies = [COMPANIES.actual(r) for r in found]
     return {c.id: c for c in companies}
 
 
 def _keyed_contracts(
     client: AutotaskClient, subscriptions: Sequence[str], tenant: TenantContext
 ) -> list[ActualContract]:
-    found = client.query_in("Contracts", tenant.udf_name, subscriptions, udf=True, batch_size=BATCH)
-    return [records.contract(r, tenant.udf_name) for r in found]
+    found = client.query_in(
+        CONTRACTS.route, tenant.udf_name, subscriptions, udf=True, batch_size=BATCH
+    )
+    return [CONTRACTS.actual(r, tenant) for r in found]
 
 
 def _unkeyed_contracts(
@@ -125,22 +90,23 @@ def _unkeyed_contracts(
     if not company_ids:
         return []
     found = client.query_in(
-        "Contracts",
+        CONTRACTS.route,
         "companyID",
         company_ids,
         extra=[F.udf("notExist", tenant.udf_name)],
         batch_size=BATCH,
     )
-    return [records.contract(r, tenant.udf_name) for r in found]
+    return [CONTRACTS.actual(r, tenant) for r in found]
 
 
 def _products(client: AutotaskClient, keys: Iterable[ProductKey]) -> list[ActualProduct]:
     keys = list(keys)
     skus = sorted(k.sku for k in keys if k.sku is not None)
     names = sorted(k.name for k in keys if k.sku is None and k.name is not None)
-    found = list(client.query_in("Products", "sku", skus, batch_size=BATCH)) if skus else []
+    route = PRODUCTS.route
+    found = list(client.query_in(route, "sku", skus, batch_size=BATCH)) if skus else []
     if names:
-        found += client.query_in("Products", "name", names, batch_size=BATCH)
+        found += client.query_in(route, "name", names, batch_size=BATCH)
     return [records.product(r) for r in found]
 
 
@@ -160,33 +126,9 @@ def _charges(
             by_period[charge.key.period_start] |= contract_ids.get(charge.contract_key, set())
     charges: list[ActualCharge] = []
     for period_start, ids in sorted(by_period.items()):
-        if not ids:
-            continue
-        found = client.query_in(
-            "ContractCharges",
-            "contractID",
-            sorted(ids),
-            extra=_period_filters(period_start),
-            batch_size=BATCH,
-        )
-        charges.extend(records.charge(r) for r in found)
+        if ids:
+            charges.extend(CHARGES.of_contracts(client, sorted(ids), period_start, BATCH))
     return charges
-
-
-DATE_TOLERANCE = timedelta(days=3)
-"""How far from its period's first day a charge is still looked for: a tenant that moves an
-instant to its own zone, or a charge written by an older billbridge at midnight UTC, may hold
-the day before; the key in the marker then decides."""
-
-
-def _period_filters(period_start: date) -> list[Filter]:
-    """Charges dated within `DATE_TOLERANCE` of `period_start`, under either date reading."""
-    first = records.wire_date(period_start - DATE_TOLERANCE)
-    last = records.wire_date(period_start + DATE_TOLERANCE)
-    return [
-        F.gte("datePurchased", format_datetime(first)),
-        F.lte("datePurchased", format_datetime(last)),
-    ]
 
 
 Reader = Callable[[], list[Any]]

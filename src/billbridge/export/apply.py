@@ -27,13 +27,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import time
+import queue
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from billbridge.autotask import (
     AutotaskClient,
@@ -42,8 +41,10 @@ from billbridge.autotask import (
     UnknownOutcomeError,
 )
 from billbridge.domain.plan import Action, Operation, ReportPlan, same_value
-from billbridge.domain.records import ChargeKey, ContractKey, Entity, ProductKey, Value, fold
-from billbridge.export import actual, records
+from billbridge.domain.records import ContractKey, Entity, ProductKey, fold
+from billbridge.export.entities import WRITABLE, Refs, current_fields
+from billbridge.export.journal import Beat as JournalBeat
+from billbridge.export.journal import Intent, JournalWriter, Settled
 from billbridge.export.tenant import TenantContext
 from billbridge.store import Store
 from billbridge.store.runs import InFlight, JournalState
@@ -165,40 +166,65 @@ class Applier:
     ) -> ApplyResult:
         tasks = self._tasks(plans, journal_ids)
         total = len(tasks)
-        for task in tasks:
-            self._schedule(task)
-        self._progress(total)
-        running: dict[Future[_Result], _Task] = {}
-        busy: Counter[Entity] = Counter()
-        with ThreadPoolExecutor(self._options.workers, thread_name_prefix="write") as pool:
-            while True:
-                self._unpark()
-                if self._result.fatal is None:
-                    self._launch(pool, running, busy)
-                if not running and not self._parked:
-                    break
-                timeout = None
-                if self._parked:
-                    timeout = max((self._parked[0][0] - self._now()).total_seconds(), 0.0)
-                if not running:
-                    assert timeout is not None
-                    wait_until = self._now() + timedelta(seconds=timeout)
-                    while self._now() < wait_until:
-                        _sleep(min((wait_until - self._now()).total_seconds(), 1.0))
-                        self._beat()
-                    continue
-                finished, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-                completed = []
-                for future in finished:
-                    task = running.pop(future)
-                    busy[task.op.entity] -= 1
-                    completed.append((task, future.result()))
-                self._complete(completed)
-                self._progress(total)
-                self._beat()
-        self._fail_left_over()
+        events: queue.Queue[tuple[_Task, _Result] | BaseException] = queue.Queue()
+        self._journal = JournalWriter(self._store, on_error=events.put)
+        try:
+            for task in tasks:
+                self._schedule(task)
+            self._progress(total)
+            with ThreadPoolExecutor(self._options.workers, thread_name_prefix="write") as pool:
+                self._loop(pool, events, total)
+            self._fail_left_over()
+        finally:
+            self._journal.close()
         self._progress(total)
         return self._result
+
+    def _loop(
+        self,
+        pool: ThreadPoolExecutor,
+        events: queue.Queue[tuple[_Task, _Result] | BaseException],
+        total: int,
+    ) -> None:
+        """Send what is ready, learn from what finishes, wake for parked writes; never spin:
+        it ends when nothing is in flight and nothing is parked."""
+        busy: Counter[Entity] = Counter()
+        in_flight = 0
+
+        def send(task: _Task) -> None:
+            pool.submit(lambda: events.put((task, self._run(task))))
+
+        while True:
+            self._unpark()
+            if self._result.fatal is None:
+                in_flight += self._launch(send, busy)
+            if not in_flight and not self._parked:
+                return
+            timeout = self._options.heartbeat_s
+            if self._parked:
+                timeout = min(timeout, (self._parked[0][0] - self._now()).total_seconds())
+            try:
+                event = events.get(timeout=max(timeout, 0.0))
+            except queue.Empty:
+                self._beat()
+                continue
+            batch = [event]
+            while True:
+                try:
+                    batch.append(events.get_nowait())
+                except queue.Empty:
+                    break
+            completed = []
+            for item in batch:
+                if isinstance(item, BaseException):
+                    raise item
+                task, result = item
+                busy[task.op.entity] -= 1
+                in_flight -= 1
+                completed.append((task, result))
+            self._complete(completed)
+            self._progress(total)
+            self._beat()
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -255,30 +281,28 @@ class Applier:
             needs.append(op.product_key)
         return needs
 
-    def _launch(
-        self,
-        pool: ThreadPoolExecutor,
-        running: dict[Future[_Result], _Task],
-        busy: Counter[Entity],
-    ) -> None:
+    def _launch(self, send: Callable[[_Task], None], busy: Counter[Entity]) -> int:
+        """Journal the ready writes that fit Autotask's thread limit as `sending`; the journal
+        passes them to `send` once that is committed. Returns how many were launched."""
         chosen: list[_Task] = []
-        for entity, queue in self._ready.items():
-            while queue and busy[entity] < self._options.per_endpoint:
-                chosen.append(queue.popleft())
+        for entity, ready in self._ready.items():
+            while ready and busy[entity] < self._options.per_endpoint:
+                chosen.append(ready.popleft())
                 busy[entity] += 1
         if not chosen:
-            return
+            return 0
         now = self._now()
         for task in chosen:
             task.sent_at = now
+
+        def go() -> None:
+            for task in chosen:
+                send(task)
+
         # Durable before the requests leave: a crash from here on leaves `sending` entries
         # with their time, which keep the next export from writing these keys too early.
-        with self._store.transaction() as uow:
-            uow.runs.set_operation_state(
-                [t.journal_id for t in chosen], JournalState.SENDING, sent_at=now
-            )
-        for task in chosen:
-            running[pool.submit(self._run, task)] = task
+        self._journal.put(Intent([t.journal_id for t in chosen], now, go))
+        return len(chosen)
 
     def _complete(self, completed: Iterable[tuple[_Task, _Result]]) -> None:
         settled: list[tuple[_Task, Outcome]] = []
@@ -429,56 +453,19 @@ class Applier:
                 return _Result(until=max(sent + self._horizon, self._now()))
 
     def _write(self, op: Operation) -> int:
-        client, tenant = self._client, self._tenant
-        if op.entity is Entity.CONTRACT:
-            if op.action is Action.CREATE:
-                return client.create("Contracts", records.contract_create_body(op, tenant))
-            assert op.autotask_id is not None
-            return client.update("Contracts", records.update_body(op, op.autotask_id))
-        if op.entity is Entity.PRODUCT:
-            if op.action is Action.CREATE:
-                return client.create("Products", records.product_create_body(op, tenant))
-            assert op.autotask_id is not None
-            return client.update("Products", records.update_body(op, op.autotask_id))
-        assert op.contract_key is not None and op.product_key is not None
-        product_id = self._ids.get(op.product_key)
-        if op.action is Action.CREATE:
-            contract_id = self._ids[op.contract_key]
-            assert product_id is not None
-            body = records.charge_create_body(op, contract_id, product_id, tenant)
-            return client.create_child("Contracts", contract_id, "Charges", body)
-        assert op.autotask_id is not None
-        contract_id = op.parent_id if op.parent_id is not None else self._ids[op.contract_key]
-        body = records.update_body(op, op.autotask_id, product_id)
-        return client.update_child("Contracts", contract_id, "Charges", body)
+        return WRITABLE[op.entity].write(self._client, op, self._tenant, self._refs(op))
 
     def _look_up(self, op: Operation) -> int | None:
         """The id of the record the write was meant to produce, if Autotask has it now."""
-        client = self._client
         if op.action is Action.UPDATE:
             return self._look_up_update(op)
-        if op.entity is Entity.CONTRACT:
-            assert isinstance(op.key, ContractKey)
-            contracts = actual.find_contract(client, op.key, self._tenant)
-            return min(c.id for c in contracts) if contracts else None
-        if op.entity is Entity.PRODUCT:
-            assert isinstance(op.key, ProductKey)
-            products = actual.find_product(client, op.key)
-            return min(p.id for p in products) if products else None
-        assert isinstance(op.key, ChargeKey) and op.contract_key is not None
-        charges = actual.find_charge(client, self._ids[op.contract_key], op.key)
-        return min(c.id for c in charges) if charges else None
+        return WRITABLE[op.entity].find_created(self._client, op, self._tenant, self._refs(op))
 
     def _look_up_update(self, op: Operation) -> int | None:
         """An update is done when the record already holds the new values."""
-        assert op.autotask_id is not None
-        entity = {Entity.CONTRACT: "Contracts", Entity.PRODUCT: "Products"}.get(
-            op.entity, "ContractCharges"
-        )
-        record = self._client.get(entity, op.autotask_id)
-        if record is None:
+        current = current_fields(self._client, op, self._tenant)
+        if current is None:
             return None
-        current = _comparable(op.entity, record)
         wanted = dict(op.fields)
         if "productID" in wanted and op.product_key in self._ids:
             wanted["productID"] = self._ids[op.product_key]
@@ -487,27 +474,33 @@ class Applier:
             return op.autotask_id
         return None
 
+    def _refs(self, op: Operation) -> Refs:
+        """The contract and product a charge is written under, as this run knows them."""
+        if op.entity is not Entity.CHARGE:
+            return Refs()
+        assert op.contract_key is not None and op.product_key is not None
+        contract_id = op.parent_id if op.parent_id is not None else self._ids.get(op.contract_key)
+        return Refs(contract_id, self._ids.get(op.product_key))
+
     # -- journal (main thread) ----------------------------------------------------------------
 
     def _record(self, settled: Sequence[tuple[_Task, Outcome]]) -> None:
-        """Record finished writes, a whole wave in one transaction."""
-        if not settled:
-            return
-        with self._store.transaction() as uow:
-            for task, outcome in settled:
-                uow.runs.set_operation_state(
-                    [task.journal_id],
+        """Learn finished writes now; the journal thread records them, many per commit."""
+        for task, outcome in settled:
+            done = outcome.state is JournalState.DONE and outcome.autotask_id is not None
+            if not done:
+                logger.warning("%s %s: %s", task.op.entity.value, task.op.key, outcome.error)
+            op = task.op
+            self._journal.put(
+                Settled(
+                    task.journal_id,
                     outcome.state,
-                    autotask_id=outcome.autotask_id,
-                    error=outcome.error,
+                    outcome.autotask_id,
+                    outcome.error,
+                    (op.entity.value, str(op.key), task.report_id) if done else None,
                 )
-                if outcome.state is JournalState.DONE and outcome.autotask_id is not None:
-                    uow.exports.remember(
-                        task.op.entity.value, str(task.op.key), outcome.autotask_id, task.report_id
-                    )
-                else:
-                    logger.warning("%s %s: %s", task.op.entity.value, task.op.key, outcome.error)
-                self._result.outcomes[task.journal_id] = outcome
+            )
+            self._result.outcomes[task.journal_id] = outcome
 
     def _settle(self, task: _Task, outcome: Outcome) -> None:
         self._record([(task, outcome)])
@@ -516,8 +509,7 @@ class Applier:
         now = self._now()
         if (now - self._last_beat).total_seconds() >= self._options.heartbeat_s:
             self._last_beat = now
-            with self._store.transaction() as uow:
-                uow.runs.heartbeat(self._run_id)
+            self._journal.put(JournalBeat(self._run_id))
             if self._on_beat is not None:
                 self._on_beat()
 
@@ -552,15 +544,3 @@ def _not_written(need: Dependency, reason: str) -> str:
     if reason.startswith("not written: "):
         return reason
     return f"not written: {what} {need}: {reason}"
-
-
-def _sleep(seconds: float) -> None:
-    time.sleep(max(seconds, 0.0))
-
-
-def _comparable(entity: Entity, record: Mapping[str, Any]) -> dict[str, Value]:
-    if entity is Entity.CONTRACT:
-        return records.contract(record, "").fields()
-    if entity is Entity.PRODUCT:
-        return records.product(record).fields()
-    return records.charge(record).fields()

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from billbridge.autotask import AutotaskClient, F
 from billbridge.domain.matching import CompanyCandidate
+from billbridge.export.entities import COMPANIES
 
 FIELDS = ("id", "companyName", "webAddress", "isActive")
 
@@ -13,12 +14,13 @@ FIELDS = ("id", "companyName", "webAddress", "isActive")
 def list_companies(client: AutotaskClient) -> list[CompanyCandidate]:
     """Every company of the tenant (paged; a few requests for thousands of companies)."""
     return [
-        _candidate(r) for r in client.query("Companies", [F.gte("id", 0)], include_fields=FIELDS)
+        _candidate(r)
+        for r in client.query(COMPANIES.route, [F.gte("id", 0)], include_fields=FIELDS)
     ]
 
 
 def companies_by_id(client: AutotaskClient, ids: Iterable[int]) -> dict[int, CompanyCandidate]:
-    found = client.query_in("Companies", "id", sorted(set(ids)))
+    found = client.query_in(COMPANIES.route, "id", sorted(set(ids)))
     return {c.id: c for c in (_candidate(r) for r in found)}
 
 

@@ -46,8 +46,10 @@ def run_tenant_doctor(
     if not reached or misfit:  # a misfit is already named, each with its setting
         return checks
     with client_factory(settings) as client:
-        checks.extend(tenant_checks(client, settings))
-    return checks
+        probes = tenant_checks(client, settings)
+    # The probes say more about these than `doctor` does: each once.
+    superseded = {p.name for p in probes} | {"contract type"}
+    return [c for c in checks if c.name not in superseded] + probes
 
 
 def tenant_checks(client: AutotaskClient, settings: Settings) -> list[Check]:

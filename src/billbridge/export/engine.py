@@ -13,10 +13,9 @@ from types import TracebackType
 
 from billbridge.autotask import AutotaskClient, AutotaskError
 from billbridge.config import Settings
-from billbridge.domain.organization import Organization
 from billbridge.domain.plan import ReportPlan, ReportStatus, TenantView, plan_reports
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
-from billbridge.domain.rules import ExportRules, desired_state, organization_exportable
+from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.export.actual import read_actual
 from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Outcome, Progress
@@ -26,7 +25,7 @@ from billbridge.export.errors import (
     LeaseBusyError,
     SelectionError,
 )
-from billbridge.export.lease import TenantLease
+from billbridge.export.lease import LEASE_REQUESTS, TenantLease
 from billbridge.export.results import (
     ReportResult,
     RunResult,
@@ -88,7 +87,21 @@ class ExportEngine:
         before = self._client.stats.total
         prepared = self._prepare(self._select(selection))
         results = tuple(prepared.result(plan) for plan in prepared.plans)
-        return RunResult(None, results, requests=self._client.stats.total - before)
+        reads = self._client.stats.total - before
+        notes = self._budget(prepared, reads)
+        return RunResult(None, results, requests=self._client.stats.total - before, notes=notes)
+
+    def _budget(self, prepared: _Prepared, reads: int) -> tuple[str, ...]:
+        """How many requests the export needs, and how long the hourly budget makes it take:
+        its writes, the reads again once the lease is held, and the lease itself."""
+        writes = sum(len(plan.writes) for plan in prepared.plans)
+        if not writes:
+            return ()
+        try:
+            estimate = self._client.budget(writes + reads + LEASE_REQUESTS)
+        except AutotaskError as exc:
+            return (f"the hourly request budget could not be read: {_reason(exc)}",)
+        return (estimate.describe(),)
 
     def export(
         self,
@@ -110,10 +123,11 @@ class ExportEngine:
                     run.finish("nothing_due", RunTotals())
                     return RunResult(run.id, (), notes=("nothing is due",))
                 desired = self._desire(reports)
+                read_at = self._store.clock()
                 prepared = self._read_and_plan(desired)
                 lease = self._lease(prepared, installation)
                 try:
-                    if lease is not None:
+                    if lease is not None and not lease.quiet_since(read_at):
                         # Read again now that no other installation writes: the keys are
                         # checked after anything it created.
                         prepared = self._read_and_plan(desired)
@@ -165,7 +179,7 @@ class ExportEngine:
             organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
             skus = {line.sku for r in reports for line in r.report.lines}
             price_list = uow.price_list.get_many(skus)
-        exportable = [r for r in reports if exportable_to(organizations[r.report.organization_id])]
+        exportable = [r for r in reports if organizations[r.report.organization_id].is_exportable]
         tenant = resolve_tenant(self._client, self._settings) if exportable else None
         rules = ExportRules(
             subscription_types=frozenset(self._settings.export.subscription_types),
@@ -359,10 +373,6 @@ class _Run:
         else:
             with self._store.transaction() as uow:
                 uow.runs.mark_interrupted(self.id)
-
-
-def exportable_to(organization: Organization) -> bool:
-    return organization_exportable(organization) is None
 
 
 def tenant_view(tenant: TenantContext | None) -> TenantView:

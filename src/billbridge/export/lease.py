@@ -12,7 +12,9 @@ reads every lease record again. If another installation's record is `held` and n
 it withdraws its own stamp and gives way. Of two installations that stamp at once, the later
 to stamp always sees the earlier one's stamp, so at most one goes on (both may give way; each
 then tries again after a random pause). An installation that crashed leaves its stamp, which
-simply expires. The lease is renewed while the export runs and released at its end.
+simply expires. The lease is renewed while the export runs and released at its end, stamped
+`free since` that moment: an export whose plan was read after every other installation's
+release needs no second read once it holds the lease.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billbridge.autotask import AutotaskClient, AutotaskError, F
+from billbridge.export.entities import PRODUCTS
 from billbridge.export.errors import LeaseBusyError
 from billbridge.export.tenant import TenantContext
 
@@ -34,8 +37,14 @@ logger = logging.getLogger(__name__)
 
 SKU_PREFIX = "billbridge-lease-"
 """Followed by the installation id without dashes: 49 characters, within the sku's 50."""
-_STAMP = re.compile(r"\[billbridge lease (?P<state>held|free)(?: until=(?P<until>\S+))?\]")
+_STAMP = re.compile(
+    r"\[billbridge lease (?P<state>held|free)(?: until=(?P<until>[^\]\s]+))?"
+    r"(?: since=(?P<since>[^\]\s]+))?\]"
+)
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _FIELDS = ("id", "sku", "description")
+LEASE_REQUESTS = 4
+"""Requests an uncontended lease costs: read, stamp, read again, release."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,8 @@ class Claim:
     installation: str
     held_until: datetime | None
     """None: the installation does not hold the lease."""
+    free_since: datetime | None = None
+    """When it released the lease (None: never released it in order, e.g. it crashed)."""
 
     def live(self, now: datetime) -> bool:
         return self.held_until is not None and self.held_until > now
@@ -72,6 +83,7 @@ class TenantLease:
         self._pause = pause
         self._product_id: int | None = None
         self._held_until: datetime | None = None
+        self._others: list[Claim] = []
 
     def acquire(self) -> None:
         """Hold the lease, or raise `LeaseBusyError` naming the installation that holds it."""
@@ -93,12 +105,26 @@ class TenantLease:
             f" {holder.held_until:%Y-%m-%d %H:%M:%S} UTC unless it finishes first)"
         )
 
+    def quiet_since(self, moment: datetime) -> bool:
+        """Whether no other installation can have written since `moment`: each released the
+        lease in order before it (every export that writes holds the lease)."""
+        # Stamps are to the second: a release stamped in the second of `moment` may be after it.
+        return all(
+            c.held_until is None
+            and c.free_since is not None
+            and c.free_since + timedelta(seconds=1) <= moment
+            for c in self._others
+        )
+
     def renew_if_due(self) -> None:
         """Extend the lease when less than half of it is left."""
         if self._held_until is None:
             return
         if self._held_until - self._clock() < self._duration / 2:
-            self._stamp(held=True)
+            try:
+                self._stamp(held=True)
+            except AutotaskError as exc:  # tried again at the next beat; the writes go on
+                logger.warning("could not renew the export lease: %s", exc)
 
     def release(self) -> None:
         if self._held_until is not None and self._product_id is not None:
@@ -111,7 +137,7 @@ class TenantLease:
 
     def _claims(self) -> list[Claim]:
         found = self._client.query(
-            "Products", [F.begins_with("sku", SKU_PREFIX)], include_fields=_FIELDS
+            PRODUCTS.route, [F.begins_with("sku", SKU_PREFIX)], include_fields=_FIELDS
         )
         return [c for c in (_claim(r) for r in found) if c is not None]
 
@@ -121,15 +147,17 @@ class TenantLease:
         for claim in claims:
             if claim.installation == self.installation:
                 self._product_id = min(self._product_id or claim.product_id, claim.product_id)
-        others = [c for c in claims if c.installation != self.installation and c.live(now)]
-        return min(others, key=lambda c: c.product_id) if others else None
+        self._others = [c for c in claims if c.installation != self.installation]
+        live = [c for c in self._others if c.live(now)]
+        return min(live, key=lambda c: c.product_id) if live else None
 
     def _stamp(self, *, held: bool) -> None:
-        until = self._clock() + self._duration if held else None
+        now = self._clock()
+        until = now + self._duration if held else None
+        state = f"held until={until:{_TIME}}" if until else f"free since={now:{_TIME}}"
         description = (
-            f"Used by billbridge so that one installation exports at a time; do not sell or"
-            f" delete. [billbridge lease {'held' if held else 'free'}"
-            + (f" until={until:%Y-%m-%dT%H:%M:%SZ}]" if until else "]")
+            "Used by billbridge so that one installation exports at a time; do not sell or"
+            f" delete. [billbridge lease {state}]"
         )
         if self._product_id is None:
             body: dict[str, Any] = {
@@ -143,9 +171,11 @@ class TenantLease:
                 "isSerialized": False,
                 **self._tenant.product_extras(),
             }
-            self._product_id = self._client.create("Products", body)
+            self._product_id = self._client.create(PRODUCTS.route, body)
         else:
-            self._client.update("Products", {"id": self._product_id, "description": description})
+            self._client.update(
+                PRODUCTS.route, {"id": self._product_id, "description": description}
+            )
         self._held_until = until
 
 
@@ -154,10 +184,17 @@ def _claim(record: dict[str, Any]) -> Claim | None:
     if not sku.casefold().startswith(SKU_PREFIX):
         return None
     match = _STAMP.search(str(record.get("description") or ""))
-    until = None
-    if match is not None and match["state"] == "held" and match["until"]:
-        try:
-            until = datetime.strptime(match["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            until = None
-    return Claim(int(record["id"]), sku[len(SKU_PREFIX) :].casefold(), until)
+    if match is None:
+        return Claim(int(record["id"]), sku[len(SKU_PREFIX) :].casefold(), None)
+    until = _time(match["until"]) if match["state"] == "held" else None
+    since = _time(match["since"]) if match["state"] == "free" else None
+    return Claim(int(record["id"]), sku[len(SKU_PREFIX) :].casefold(), until, since)
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, _TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None

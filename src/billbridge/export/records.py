@@ -78,6 +78,7 @@ def charge(record: Mapping[str, Any]) -> ActualCharge:
         unit_price=to_decimal(record.get("unitPrice")),
         product_id=_int(record.get("productID")),
         is_billed=bool(record.get("isBilled")),
+        missing=_missing(record, _CHARGE_COMPARED),
     )
 
 
@@ -90,6 +91,7 @@ def product(record: Mapping[str, Any]) -> ActualProduct:
         unit_price=to_decimal(record.get("unitPrice")),
         billing_code_id=_int(record.get("productBillingCodeID")),
         is_active=bool(record.get("isActive")),
+        missing=_missing(record, _PRODUCT_COMPARED),
     )
 
 
@@ -151,6 +153,15 @@ def read_date(value: object) -> date | None:
     if len(text) == 10:
         return date.fromisoformat(text)
     return (parse_datetime(text) + _TO_DAY).date()
+
+
+_CHARGE_COMPARED = tuple(f for f in CHARGE_FIELDS if f not in ("id", "contractID", "isBilled"))
+_PRODUCT_COMPARED = tuple(f for f in PRODUCT_FIELDS if f not in ("id", "sku"))
+
+
+def _missing(record: Mapping[str, Any], names: tuple[str, ...]) -> frozenset[str]:
+    """The compared fields the record does not carry at all (a field sent null is there)."""
+    return frozenset(name for name in names if name not in record)
 
 
 def _int(value: object) -> int | None:

@@ -205,6 +205,7 @@ class TenantMetadata:
     product_udfs: Sequence[UdfInfo]
     billing_codes: Sequence[dict[str, Any]]
     product_sample: Sequence[dict[str, Any]]
+    charge_sample: Sequence[dict[str, Any]] = ()
 
     def fields_of(self, entity: str) -> Mapping[str, FieldInfo]:
         return {
@@ -230,10 +231,8 @@ def read_metadata(client: AutotaskClient, billing_code: str) -> TenantMetadata:
             return [code] if code else []
         return list(client.query("BillingCodes", [F.eq("name", wanted)]))
 
-    def sample() -> list[dict[str, Any]]:
-        found = client.query(
-            "Products", include_fields=["id", "unitCost"], max_records=_COST_SAMPLE
-        )
+    def sample(entity: str) -> list[dict[str, Any]]:
+        found = client.query(entity, include_fields=["id", "unitCost"], max_records=_COST_SAMPLE)
         page: list[dict[str, Any]] = []
         for record in found:
             page.append(record)
@@ -241,7 +240,10 @@ def read_metadata(client: AutotaskClient, billing_code: str) -> TenantMetadata:
                 break
         return page
 
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="tenant") as pool:
+    client.zone()  # every request needs it: once, before they start together
+    with ThreadPoolExecutor(max_workers=10, thread_name_prefix="tenant") as pool:
+        # First, so that the other requests do not each wait for a reading of their own.
+        pool.submit(client.threshold)
         contract = pool.submit(by_name("Contracts"))
         charge = pool.submit(by_name("ContractCharges"))
         product = pool.submit(by_name("Products"))
@@ -249,7 +251,8 @@ def read_metadata(client: AutotaskClient, billing_code: str) -> TenantMetadata:
         contract_udfs = pool.submit(client.udfs, "Contracts")
         product_udfs = pool.submit(client.udfs, "Products")
         billing_codes = pool.submit(codes) if billing_code.strip() else None
-        products = pool.submit(sample)
+        products = pool.submit(sample, "Products")
+        charges = pool.submit(sample, "ContractCharges")
         return TenantMetadata(
             contract_fields=contract.result(),
             charge_fields=charge.result(),
@@ -259,6 +262,7 @@ def read_metadata(client: AutotaskClient, billing_code: str) -> TenantMetadata:
             product_udfs=product_udfs.result(),
             billing_codes=billing_codes.result() if billing_codes else [],
             product_sample=products.result(),
+            charge_sample=charges.result(),
         )
 
 
@@ -353,23 +357,25 @@ def context_from(meta: TenantMetadata, settings: Settings) -> TenantContext:
 
 
 def cost_visibility(meta: TenantMetadata) -> tuple[bool, str]:
-    """Can the API user see `unitCost`? Read-only evidence: the field list and products.
+    """Can the API user see `unitCost`? Read-only evidence: the field list, products, charges.
 
     Without the cost permission Autotask "will return no information" for cost fields (the
-    Products entity's documentation): the field reads empty on every product. So a tenant
-    whose products all read an empty or zero `unitCost` hides it; with no product yet there is
-    nothing to compare, and the next export, which reads the products this one creates, knows.
+    Products entity's documentation): the field reads empty on every record. So a tenant whose
+    products and contract charges all read an empty or zero `unitCost` hides it; with neither
+    yet there is nothing to compare, and the next export, which reads what this one creates,
+    knows.
     """
     if "unitCost" not in meta.product_fields:
         return False, "Products have no unitCost field for this API user"
-    if not meta.product_sample:
-        return True, "no product yet to tell; assumed visible"
-    costs = [_cost(record) for record in meta.product_sample]
+    records = [*meta.product_sample, *meta.charge_sample]
+    if not records:
+        return True, "no product or charge yet to tell; assumed visible"
+    costs = [_cost(record) for record in records]
     if any(c is not None and c != 0 for c in costs):
-        return True, "products show their unit cost"
+        return True, "products or charges show their unit cost"
     return False, (
-        f"all {len(costs)} products sampled read an empty or zero unit cost: the API user's"
-        " security level probably hides costs"
+        f"all {len(costs)} products and charges sampled read an empty or zero unit cost: the"
+        " API user's security level probably hides costs"
     )
 
 

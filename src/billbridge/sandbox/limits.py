@@ -89,6 +89,11 @@ class RequestLimits:
             self.peak_in_flight[key] = max(self.peak_in_flight.get(key, 0), current + 1)
             return True
 
+    def in_flight(self, integration_code: str, endpoint: str) -> int:
+        """Requests in flight now on (integration code, endpoint)."""
+        with self._lock:
+            return self._in_flight.get((integration_code.casefold(), endpoint), 0)
+
     def release(self, integration_code: str, endpoint: str) -> None:
         """Give a thread slot back."""
         key = (integration_code.casefold(), endpoint)
