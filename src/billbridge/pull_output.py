@@ -86,11 +86,7 @@ def show_pull(result: PullResult, out: Console, err: Console, *, as_json: bool) 
         ("waiting", "still running at Microsoft"),
         ("failed", "failed"),
     )
-    parts = [
-        f"{result.count(s)} {label}"
-        for s, label in labels
-        if result.count(s)
-    ]
+    parts = [f"{result.count(s)} {label}" for s, label in labels if result.count(s)]
     out.print(f"invoices: {', '.join(parts)}", markup=False)
 
 
