@@ -97,3 +97,44 @@ def test_missing_settings_are_named(make_pull: PullFactory, tmp_path: Path) -> N
     code, _, err = _run(config, "pull", "partner-center")
     assert code == 2
     assert "partner_center.client_secret: is not set" in err
+
+
+def test_the_sandbox_serves_microsoft_and_prints_its_settings(tmp_path: Path) -> None:
+    from tests.microsoft.conftest import RECON, USAGE
+
+    files = ["--partner-center", str(RECON), "--partner-center", str(USAGE)]
+    faults = ["--microsoft-faults", "throttle=5,slow=2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billbridge", "sandbox", "--port", "0", *files, *faults],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None
+    printed = []
+    try:
+        for line in process.stdout:
+            printed.append(line.rstrip())
+            if line.startswith("Stop with Ctrl-C"):
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    text = "\n".join(printed)
+    assert f"client_secret    = {CLIENT_SECRET}" in text
+    assert f"invoices         = {RECON_INVOICE}, {USAGE_INVOICE}" in text
+    assert "/microsoft/graph" in text
+    assert "throttle=5" in text and "slow=2.0" in text
+
+
+def test_the_sandbox_refuses_unknown_microsoft_faults(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "billbridge", "sandbox", "--microsoft-faults", "explode=1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "unknown Microsoft fault 'explode'" in done.stderr

@@ -50,6 +50,18 @@ def test_a_bad_secret_names_the_setting_and_never_shows_the_secret(
         assert uow.pulls.invoices() == []
 
 
+def test_no_secret_token_or_sas_reaches_the_logs(
+    make_pull: PullFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    pulling = make_pull()
+    caplog.set_level(logging.DEBUG)
+    assert [i.status for i in pulling.pull().invoices] == ["imported", "imported"]
+    assert "/microsoft/blob/" in caplog.text  # httpx did log the blob requests
+    assert "sig=" not in caplog.text
+    assert CLIENT_SECRET not in caplog.text
+    assert "Bearer" not in caplog.text
+
+
 def test_an_unknown_client_or_tenant_is_named(make_pull: PullFactory) -> None:
     pulling = make_pull()
     for changes, named in (

@@ -47,6 +47,21 @@ _AADSTS_SETTING = {
 }
 
 
+class _NoSasInLogs(logging.Filter):
+    """httpx logs each request's URL at INFO: a blob's carries its SAS token, a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("sig=" in str(a) for a in record.args):
+            record.args = tuple(
+                str(a).split("?", 1)[0] + "?(SAS hidden)" if "sig=" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_NoSasInLogs())
+
+
 @dataclass
 class _Token:
     value: str

@@ -31,6 +31,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
+
 Kind = Literal["reconciliation", "usage"]
 KINDS: tuple[Kind, ...] = ("reconciliation", "usage")
 
@@ -54,6 +56,15 @@ _NUMERIC = {
     "totalforcustomer",
 }
 _MEMBER_ROWS = 50_000
+_ACCOUNTED = (
+    "billingcurrency",
+    "currency",
+    "billingpretaxtotal",
+    "total",
+    "subtotal",
+    "chargestartdate",
+    "chargeenddate",
+)
 
 
 class BillingFileError(ValueError):
@@ -176,6 +187,8 @@ class BillingData:
         index = {key: i for i, key in reversed(list(enumerate(keys)))}
         if "invoicenumber" not in index:
             raise BillingFileError(f"{path}: has no InvoiceNumber column")
+        if not _is_json_lines(path) and self._add_csv_fast(path, header, keys, kind, index):
+            return
         writers: dict[str, _BlobWriter] = {}
         encoders = [_encoder(name, key) for name, key in zip(header, keys, strict=True)]
         try:
@@ -201,6 +214,62 @@ class BillingData:
         finally:
             for writer in writers.values():
                 writer.close()
+
+    def _add_csv_fast(
+        self, path: Path, header: list[str], keys: list[str], kind: Kind, index: dict[str, int]
+    ) -> bool:
+        """The CSV converted by polars (a million rows in seconds, not minutes), the same
+        lines as the row by row way; False to leave the file to that way."""
+        if len(set(header)) != len(header):
+            return False
+        try:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
+        except (pl.exceptions.PolarsError, OSError, UnicodeError, ValueError):
+            return False
+        if [c.lstrip("\ufeff") for c in frame.columns] != header:
+            return False
+        frame.columns = header
+        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+        numeric = [name for name, key in zip(header, keys, strict=True) if key in _NUMERIC]
+        fields = []
+        for name, key in zip(header, keys, strict=True):
+            text = pl.col(name).fill_null("")
+            if key.endswith("date") and key not in _NUMERIC:
+                iso = text.str.to_date("%m/%d/%Y", strict=False).dt.strftime("%Y-%m-%dT00:00:00Z")
+                text = pl.when(text.str.contains(_US_DATE.pattern)).then(iso).otherwise(text)
+            fields.append(text.alias(name))
+        line = pl.struct(fields).struct.json_encode()
+        if numeric:
+            names = "|".join(re.escape(name) for name in numeric)
+            number = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+            line = line.str.replace_all(f'"({names})":"({number})"', '"$1":$2')
+        invoice_column = header[index["invoicenumber"]]
+        try:
+            lines = frame.select(
+                pl.col(invoice_column).fill_null("").str.strip_chars().alias("invoice"),
+                line.alias("line"),
+            )
+        except pl.exceptions.PolarsError:
+            return False
+        wanted = [k for k in _ACCOUNTED if k in index]
+        small: dict[str, int] = {k: i for i, k in enumerate(wanted)}
+        accounts = frame.select([pl.col(header[index[k]]).fill_null("") for k in wanted])
+        for invoice_id, row in zip(
+            lines.get_column("invoice").to_list(), accounts.iter_rows(), strict=True
+        ):
+            _account(self._invoice(invoice_id or "UNKNOWN"), list(row), small, kind)
+        for (invoice_id,), part in lines.partition_by(
+            "invoice", as_dict=True, maintain_order=True
+        ).items():
+            writer = _BlobWriter(
+                self._spool, self._invoice(str(invoice_id) or "UNKNOWN").blobs[kind], self.blob_rows
+            )
+            try:
+                for text in part.get_column("line").to_list():
+                    writer.write(text + "\n")
+            finally:
+                writer.close()
+        return True
 
     def _invoice(self, invoice_id: str) -> Invoice:
         found = self.invoices.get(invoice_id)
@@ -314,6 +383,13 @@ class _BlobWriter:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+
+
+def _is_json_lines(path: Path) -> bool:
+    with path.open("rb") as probe:
+        packed = probe.read(2) == b"\x1f\x8b"
+    with gzip.open(path, "rb") if packed else path.open("rb") as raw:
+        return raw.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 def _rows(path: Path) -> Iterator[list[str]]:
