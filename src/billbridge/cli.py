@@ -45,6 +45,7 @@ billbridge runs 12                 one run, report by report
 billbridge serve                   web admin and daily check
 """
 
+
 class _Commands(PlainGroup):
     """billbridge's commands, with `sandbox` imported only when it is asked for.
 

@@ -33,7 +33,7 @@ def test_the_pulled_page_lists_each_invoice(make_pull: PullFactory, page: Page) 
         settings.export.check_time, export=lambda day: None, has_run=lambda day: True
     )
     daily.last_pull_error = "CredentialsError: partner_center.client_secret is wrong"
-    served = ServedApp(create_web_app(settings, pulling.store, daily=daily))
+    served = ServedApp(create_web_app(settings, pulling.store, daily=daily), settings)
     try:
         page.goto(f"{served.url}/pulls")
         page.get_by_label("Admin password").fill(PASSWORD)

@@ -71,7 +71,7 @@ def test_the_real_usage_export_is_pulled_and_exported_to_the_cent(
                 )
                 uow.organizations.link(organization.organization_id, company)
         engine = ExportEngine(
-            pulling.store, settings, client, apply_options=ApplyOptions(settle_s=0.01)
+            pulling.store, settings, client, apply_options=ApplyOptions(unknown_write_horizon_s=1.0)
         )
         exported = engine.export(Selection(due=True, today=invoice_day + date.resolution * 4))
         assert exported.exit_code == 0, [(r.report_id, r.reason) for r in exported.reports]

@@ -143,7 +143,7 @@ def test_case_changed_udf_and_a_shifted_date_still_match(
         {"id": october.charges["C-AZ"], "datePurchased": "2026-09-30T12:00:00Z"},
     )
     [record] = [c for c in tenant.all("Contracts") if c["id"] == contract]
-    assert "c-az" in [u["value"] for u in record["userDefinedFields"]]  # type: ignore[attr-defined]
+    assert "c-az" in [u["value"] for u in record["userDefinedFields"]]
     [shifted] = [c for c in tenant.all("ContractCharges") if c["id"] == october.charges["C-AZ"]]
     assert str(shifted["datePurchased"]).startswith("2026-09-30")
     rows = rows_by_subscription(run(tenant))

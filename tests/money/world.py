@@ -144,7 +144,7 @@ def bill_everything(tenant: Tenant) -> int:
 
 def contract_of(tenant: Tenant, subscription: str) -> int:
     for record in tenant.all("Contracts"):
-        for udf in record.get("userDefinedFields") or []:  # type: ignore[attr-defined]
+        for udf in record.get("userDefinedFields") or []:
             if udf.get("value") == subscription:
                 return int(str(record["id"]))
     raise AssertionError(f"no contract for {subscription}")
@@ -153,7 +153,7 @@ def contract_of(tenant: Tenant, subscription: str) -> int:
 def charges_by_subscription(tenant: Tenant) -> dict[str, int]:
     contracts: dict[int, str] = {}
     for record in tenant.all("Contracts"):
-        for udf in record.get("userDefinedFields") or []:  # type: ignore[attr-defined]
+        for udf in record.get("userDefinedFields") or []:
             if udf.get("value"):
                 contracts[int(str(record["id"]))] = str(udf["value"])
     found: dict[str, int] = {}
