@@ -144,8 +144,11 @@ def test_a_plan_preview_lists_look_alike_contracts(world: World, browser: httpx.
             "contractName": "Microsoft 365 Business Premium (by hand)",
             "contractType": 7,
             "status": 1,
-            "startDate": "2026-01-01T00:00:00Z",
-            "endDate": "2026-12-31T00:00:00Z",
+            "contractPeriodType": world.client.picklist_value(
+                "Contracts", "contractPeriodType", "Monthly"
+            ),
+            "startDate": "2026-01-01T12:00:00Z",
+            "endDate": "2026-12-31T12:00:00Z",
             "timeReportingRequiresStartAndStopTimes": 1,
         },
     )

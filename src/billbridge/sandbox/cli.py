@@ -118,27 +118,38 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
     data: Path | None = typer.Option(
-        None, "--data", help="SQLite file keeping the tenant across restarts (default: memory)."
+        None,
+        "--data",
+        help="SQLite file keeping the tenant across restarts (default: memory).",
+        metavar="FILE",
     ),
-    latency_ms: int = typer.Option(0, "--latency-ms", min=0, help="Added to every request."),
+    latency_ms: int = typer.Option(
+        0, "--latency-ms", min=0, help="Added to every request.", metavar="MS"
+    ),
     faults: str | None = typer.Option(
         None,
         "--faults",
+        metavar="SPEC",
         help="e.g. error500=0.05,lost=0.02,throttle=0.02,seed=7; also opaque500=P, slow=P, "
         "slow_ms=N, retry_after=SECONDS.",
     ),
     timezone: str = typer.Option(
-        "America/New_York", "--timezone", help="The tenant's time zone (IANA name)."
+        "America/New_York",
+        "--timezone",
+        help="The tenant's time zone (IANA name).",
+        metavar="ZONE",
     ),
     date_reading: str = typer.Option(
         "convert",
         "--date-reading",
+        metavar="convert|keep",
         help="How date-only fields keep an instant: convert (its day in --timezone) or "
         "keep (its day in UTC).",
     ),
     require: list[str] = typer.Option(
         [],
         "--require",
+        metavar="ENTITY.FIELD",
         help="A field the tenant requires, ENTITY.FIELD (a field or UDF name); repeatable.",
     ),
     keep_empty_udfs: bool = typer.Option(
@@ -149,7 +160,12 @@ def sandbox(
         False, "--no-cost-permission", help="The API user may not see costs."
     ),
     precision: int = typer.Option(
-        4, "--precision", min=0, max=10, help="Decimals kept of unit prices and quantities."
+        4,
+        "--precision",
+        min=0,
+        max=10,
+        help="Decimals kept of unit prices and quantities.",
+        metavar="N",
     ),
     # --- microsoft emulator (P) ---
     partner_center: list[Path] = typer.Option(
@@ -161,8 +177,10 @@ def sandbox(
     microsoft_faults: str | None = typer.Option(
         None,
         "--microsoft-faults",
-        help="e.g. throttle=3,retry_after=1,slow=5,no_data,sas_ttl=60,inline,schema=1,"
-        "format=compressedJSON,deny,page=2 (see docs/pull.md).",
+        metavar="SPEC",
+        help="Faults of the Microsoft emulator, comma-separated, e.g. throttle=3,"
+        " retry_after=1, slow=5, no_data, sas_ttl=60, inline, schema=1,"
+        " format=compressedJSON, deny, page=2 (written without spaces; see docs/pull.md).",
     ),
     # --- end microsoft emulator ---
 ) -> None:
@@ -233,14 +251,21 @@ def _describe(options: SandboxOptions) -> str:
 
 @app.command("approve-and-post")
 def approve_and_post_command(
-    data: Path = typer.Option(..., "--data", help="The sandbox's SQLite data file."),
+    data: Path = typer.Option(
+        ..., "--data", help="The sandbox's SQLite data file.", metavar="FILE"
+    ),
     through: str | None = typer.Option(
-        None, "--through", help="Only charges purchased on or before this date (YYYY-MM-DD)."
+        None,
+        "--through",
+        help="Only charges purchased on or before this date.",
+        metavar="YYYY-MM-DD",
     ),
     edit_description: str | None = typer.Option(
         None,
         "--edit-description",
-        help="Change each posted charge's description to TEXT, as a person may while posting.",
+        metavar="DESCRIPTION",
+        help="Change each posted charge's description to DESCRIPTION, as a person may while"
+        " posting.",
     ),
 ) -> None:
     """Mark the sandbox's unbilled charges billed (isBilled), as Autotask's Approve & Post."""
