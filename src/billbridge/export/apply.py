@@ -358,6 +358,11 @@ class Applier:
             if self._result.fatal is not None:
                 self._record([(task, self._stopped())])
                 continue
+            blocked = [n for n in self._needs(task.op) if n in self._blocked]
+            if blocked:
+                reason = _not_written(blocked[0], self._blocked[blocked[0]])
+                self._record([(task, Outcome(JournalState.FAILED, error=reason))])
+                continue
             missing = [n for n in self._needs(task.op) if n not in self._ids]
             if missing:
                 task.missing = len(missing)
