@@ -59,7 +59,7 @@ def test_usage_lines_name_the_arguments_plainly() -> None:
     assert "Usage: billbridge map [OPTIONS] [ORG_ID] [COMPANY_ID]\n" in help_of(["map"])
     serve = help_of(["serve"])
     assert "--port PORT" in serve and "[default: 8080]" in serve and "<=" not in serve
-    assert "(YYYY-MM-DD)" in help_of(["sandbox", "approve-and-post"])  # no cut at a hyphen
+    assert "--through YYYY-MM-DD " in help_of(["sandbox", "approve-and-post"])  # no cut at a hyphen
 
 
 def test_a_port_out_of_range_is_refused_plainly() -> None:
