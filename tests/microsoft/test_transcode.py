@@ -8,7 +8,7 @@ from pathlib import Path
 
 from billbridge.microsoft.transcode import jsonl_to_csv
 
-LINES = [
+LINES: list[dict[str, str | None]] = [
     {
         "Quantity": "__7.10833E-05__",
         "BillingPreTaxTotal": "__22.000000000000000000__",
