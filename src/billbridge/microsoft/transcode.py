@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 _SAMPLE_LINES = 1000
 # A value that follows a key's closing quote (`":`), when it is a number.
-_NUMBER_VALUE = r'([^\\]"\s*:\s*)(-?[0-9][0-9.eE+\-]*)(\s*[,}])'
+_NUMBER_VALUE = r'([^\\]"\s*:\s*)(-?[0-9][0-9.eE+\-]*)'
 _LINE = "line"
 
 
@@ -74,9 +74,7 @@ def jsonl_to_csv(source: Path, target: Path, wanted: set[str] | None = None) -> 
             lines.filter(pl.col(_LINE).str.strip_chars().str.len_bytes() > 0)
             .select(
                 pl.col(_LINE)
-                .str.replace_all(_NUMBER_VALUE, '$1"$2"$3')
-                # twice: a number right after another one's separator is matched only once
-                .str.replace_all(_NUMBER_VALUE, '$1"$2"$3')
+                .str.replace_all(_NUMBER_VALUE, '$1"$2"')
                 .str.json_decode(struct)
                 .alias("row")
             )

@@ -158,7 +158,8 @@ class BillingData:
     def __init__(self, paths: Sequence[Path] = (), *, blob_rows: int = 250_000) -> None:
         self.blob_rows = blob_rows
         self.invoices: dict[str, Invoice] = {}
-        self._spool = Path(tempfile.mkdtemp(prefix="billbridge-msemu-"))
+        # Only a sandbox given files gets a spool directory (and must be closed to remove it).
+        self._spool = Path(tempfile.mkdtemp(prefix="billbridge-msemu-")) if paths else Path()
         try:
             for path in paths:
                 self.add_file(path)
@@ -167,10 +168,13 @@ class BillingData:
             raise
 
     def close(self) -> None:
-        shutil.rmtree(self._spool, ignore_errors=True)
+        if self._spool != Path():
+            shutil.rmtree(self._spool, ignore_errors=True)
 
     def add_file(self, path: Path) -> None:
         """Read one file's rows into the blobs of their invoices."""
+        if self._spool == Path():
+            self._spool = Path(tempfile.mkdtemp(prefix="billbridge-msemu-"))
         try:
             rows = _rows(path)
             header = next(rows)
