@@ -158,7 +158,7 @@ def _pull_and_export(
     for invoice in pulled.invoices:
         console.print(
             f"invoice {invoice.invoice_id} of {invoice.invoice_date}: {invoice.status},"
-            f" {invoice.rows} rows, {invoice.detail}"
+            f" {invoice.rows} rows\n  {invoice.detail}"
         )
     lag = settings.export.lag_days
     console.print(f"its reports are dated {invoice_day}: due {lag} days later (export.lag_days)")

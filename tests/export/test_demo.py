@@ -20,7 +20,7 @@ def test_demo_exports_the_sample_provider(tmp_path: Path) -> None:
     assert "endDate 2026-09-30 -> 2027-09-30" in text  # Northwind's renewal
     assert "run 3: 24 reports" in text and "  created 0, updated 0, unchanged" in text  # once
     # November's invoice, pulled from Microsoft (the emulator) and exported when due.
-    assert "invoice G019283746 of 2026-12-08: imported, 25 rows, 14 reports: 14 new" in text
+    assert "invoice G019283746 of 2026-12-08: imported, 25 rows\n  14 reports: 14 new" in text
     assert "run 4: 18 reports" in text and "  created 15, updated 0" in text
     assert "0 invoices to pull" in text
     assert "17 contracts, 48 charges" in text
