@@ -204,23 +204,9 @@ class ReportRepository:
         )
 
 
-_LINE_COLUMNS = (
-    "revision_id",
-    "position",
-    "subscription_id",
-    "subscription_type",
-    "sku",
-    "product_name",
-    "quantity",
-    "unit_cost",
-    "unit_price",
-    "subscription_start",
-    "subscription_end",
-    "charge_start",
-    "charge_end",
-    "usage_quantity",
-    "usage_unit",
-)
+_LINE_COLUMNS = tuple(column.name for column in report_lines.columns)
+"""The table's columns in order; from the third on, each is the `ReportLine` attribute of that
+name (`subscription_type` by its value), as `_LineWriter.rows` takes them."""
 
 
 @dataclass(frozen=True, slots=True)
