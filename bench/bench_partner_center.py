@@ -255,8 +255,9 @@ def measure(name: str, path: Path, before: Path | None = None) -> dict[str, obje
     code = "import json, resource, time\n" + f"PATH = {str(path)!r}\n"
     code += textwrap.dedent(_JOBS[name])
     code += (
+        "\nusage = resource.getrusage(resource.RUSAGE_SELF)"
         "\nprint(json.dumps({'seconds': seconds, 'detail': detail,"
-        " 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        " 'cpu': usage.ru_utime + usage.ru_stime, 'rss_mb': usage.ru_maxrss / 1024}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -294,7 +295,12 @@ def measure_cli(path: Path, source: Path | None = None) -> dict[str, object]:
     if process.returncode != 0:
         raise SystemExit(f"billbridge CLI failed:\n{printed}")
     reports = next((line for line in printed.splitlines() if line.startswith("reports:")), "")
-    return {"seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "detail": reports}
+    return {
+        "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "detail": reports,
+    }
 
 
 def _load() -> str:
@@ -349,13 +355,19 @@ def main() -> None:
     print(f"load average after: {_load()}")
     duck = statistics.median(float(str(run["seconds"])) for run in runs["duckdb"])
     print(f"median of {args.repeat}")
-    print(f"{'job':<20}{'wall s':>8}{'peak RSS MiB':>14}{'x duckdb':>10}  detail")
+    print("(CPU s: user + system of the whole process, start-up and imports included; on a")
+    print(" shared machine it varies far less than the wall time)")
+    print(f"{'job':<24}{'wall s':>7}{'CPU s':>7}{'RSS MiB':>8}{'x duckdb':>9}  detail")
     for name, done in runs.items():
         seconds = statistics.median(float(str(run["seconds"])) for run in done)
+        cpu = statistics.median(float(str(run["cpu"])) for run in done)
         rss = statistics.median(float(str(run["rss_mb"])) for run in done)
         spread = ", ".join(f"{float(str(run['seconds'])):.2f}" for run in done)
-        print(f"{name:<20}{seconds:>8.2f}{rss:>14.0f}{seconds / duck:>10.2f}  {done[0]['detail']}")
-        print(f"{'':<20}runs: {spread} s")
+        print(
+            f"{name:<24}{seconds:>7.2f}{cpu:>7.2f}{rss:>8.0f}{seconds / duck:>9.2f}"
+            f"  {done[0]['detail']}"
+        )
+        print(f"{'':<24}wall of each run: {spread} s")
     if not args.keep:
         path.unlink()
         path.with_suffix(".csv.gz").unlink(missing_ok=True)

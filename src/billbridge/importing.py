@@ -6,7 +6,7 @@ store is written only when there are none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -110,18 +110,22 @@ def import_partner_center(
     with store.transaction() as uow:
         reports = result.reports
         if generated_on is None:
-            reports = [_keep_generated_date(uow, item) for item in reports]
+            heads = uow.reports.heads(item.report.report_id for item in reports)
+            reports = [_keep_generated_date(heads, item) for item in reports]
         organizations = uow.organizations.upsert(result.organizations, keep_links=True)
         counts = _save_reports(uow, reports, paths)
     return PartnerCenterCounts(organizations, counts, list(result.warnings))
 
 
-def _keep_generated_date(uow: UnitOfWork, item: LocatedReport) -> LocatedReport:
-    stored = uow.reports.get(item.report.report_id)
-    if stored is None or stored.report.generated_on == item.report.generated_on:
+def _keep_generated_date(
+    heads: Mapping[str, tuple[date, str]], item: LocatedReport
+) -> LocatedReport:
+    """The report dated as the stored one when that is all that differs."""
+    stored = heads.get(item.report.report_id)
+    if stored is None or stored[0] == item.report.generated_on:
         return item
-    same_day = replace(item.report, generated_on=stored.report.generated_on)
-    if same_day.content_hash != stored.content_hash:
+    same_day = replace(item.report, generated_on=stored[0])
+    if same_day.content_hash != stored[1]:
         return item
     return replace(item, report=same_day)
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Dialect, func, insert, select, update
 
 from billbridge.domain.report import BillingReport, ReportLine
 from billbridge.domain.subscription import SubscriptionType
+from billbridge.store.batches import distinct_chunks
 from billbridge.store.schema import report_lines, report_revisions, reports
 
 
@@ -93,6 +94,16 @@ class ReportRepository:
             query = query.where(report_revisions.c.revision == revision)
         row = self._db.execute(query).one_or_none()
         return None if row is None else self._load(row._mapping)
+
+    def heads(self, report_ids: Iterable[str]) -> dict[str, tuple[date, str]]:
+        """The generated date and content hash of each stored report's current revision, without
+        loading its lines (an import compares these for every report it makes)."""
+        found: dict[str, tuple[date, str]] = {}
+        columns = (reports.c.report_id, reports.c.generated_on, reports.c.content_hash)
+        for chunk in distinct_chunks(report_ids):
+            rows = self._db.execute(select(*columns).where(reports.c.report_id.in_(chunk)))
+            found.update({row.report_id: (row.generated_on, row.content_hash) for row in rows})
+        return found
 
     def get_many(self, report_ids: Sequence[str]) -> list[StoredReport]:
         found = [self.get(report_id) for report_id in report_ids]
@@ -193,23 +204,9 @@ class ReportRepository:
         )
 
 
-_LINE_COLUMNS = (
-    "revision_id",
-    "position",
-    "subscription_id",
-    "subscription_type",
-    "sku",
-    "product_name",
-    "quantity",
-    "unit_cost",
-    "unit_price",
-    "subscription_start",
-    "subscription_end",
-    "charge_start",
-    "charge_end",
-    "usage_quantity",
-    "usage_unit",
-)
+_LINE_COLUMNS = tuple(column.name for column in report_lines.columns)
+"""The table's columns in order; from the third on, each is the `ReportLine` attribute of that
+name (`subscription_type` by its value), as `_LineWriter.rows` takes them."""
 
 
 @dataclass(frozen=True, slots=True)

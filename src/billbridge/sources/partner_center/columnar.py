@@ -175,7 +175,7 @@ def _lines(path: Path) -> int:
     fixed buffer: a memory map would count the whole file into the process's RSS."""
     count = 0
     last = b"\n"
-    buffer = bytearray(1 << 24)
+    buffer = bytearray(1 << 20)
     with path.open("rb", buffering=0) as raw:
         while size := raw.readinto(buffer):
             count += buffer.count(b"\n", 0, size)

@@ -239,21 +239,19 @@ class Builder:
     ) -> tuple[ReportLine, ...]:
         """One line per Azure subscription and meter: quantity 1, the exact totals as unit
         cost and price, the quantity used for drill-down."""
-        totals: dict[tuple[str, str], list[Decimal]] = {}
-        described: dict[tuple[str, str], tuple[str, str]] = {}
-        with exact():
-            for key, meter, _ in meters:
-                slot = (key.entitlement_id, key.meter)
-                found = totals.setdefault(slot, [Decimal(0), Decimal(0), Decimal(0)])
-                found[0] += meter.cost
-                found[1] += meter.list_price
-                found[2] += meter.quantity
-                description = (meter.meter_name, meter.label(UNIT) or "")
-                if slot not in described or description < described[slot]:
-                    described[slot] = description
+        by_slot: dict[tuple[str, str], list[MeterUsage]] = {}
+        for key, meter, _ in meters:
+            by_slot.setdefault((key.entitlement_id, key.meter), []).append(meter)
         lines = []
-        for (entitlement_id, meter_id), (cost, list_price, quantity) in sorted(totals.items()):
-            meter_name, unit = described[(entitlement_id, meter_id)]
+        for (entitlement_id, meter_id), same in sorted(by_slot.items()):
+            with exact():  # from 0 even for one meter: 0 + -0 is 0, as before
+                cost = sum((m.cost for m in same), Decimal(0))
+                list_price = sum((m.list_price for m in same), Decimal(0))
+                quantity = sum((m.quantity for m in same), Decimal(0))
+            if len(same) == 1:  # the usual case: one invoice and cycle per meter
+                meter_name, unit = same[0].meter_name, same[0].label(UNIT) or ""
+            else:
+                meter_name, unit = min((m.meter_name, m.label(UNIT) or "") for m in same)
             lines.append(
                 ReportLine(
                     subscription_id=entitlement_id,

@@ -315,18 +315,25 @@ class _KeyParser:
         """The parsed values of one key column, or None if any of them is bad."""
         values: dict[object, object] = {}
         for raw in set(raws):
-            memo = (which.name, raw)
-            found = self._seen.get(memo, _UNSEEN)
-            if found is _UNSEEN:
-                try:
-                    found = parse(which, raw)
-                except BadKey as exc:
-                    found = exc
-                self._seen[memo] = found
+            found = self._remembered(which, raw, parse)
             if isinstance(found, BadKey):
                 return None
             values[raw] = found
         return [values[raw] for raw in raws]
+
+    def _remembered(
+        self, which: Field, raw: object, parse: Callable[[Field, Any], object]
+    ) -> object:
+        """`parse(which, raw)` (or the `BadKey` it raises), once per distinct raw text."""
+        memo = (which.name, raw)
+        found = self._seen.get(memo, _UNSEEN)
+        if found is _UNSEEN:
+            try:
+                found = parse(which, raw)
+            except BadKey as exc:
+                found = exc
+            self._seen[memo] = found
+        return found
 
     def _parse(self, raw: RawKey) -> tuple[UsageKey, Decimal, Decimal]:
         invoice, customer, start, end, currency, entitlement, meter, product, sku, price, rate = raw
@@ -366,14 +373,7 @@ class _KeyParser:
         parse: Callable[[Field, Any], object],
         problems: list[tuple[Field, str]],
     ) -> object:
-        memo = (which.name, raw)
-        found = self._seen.get(memo, _UNSEEN)
-        if found is _UNSEEN:
-            try:
-                found = parse(which, raw)
-            except BadKey as exc:
-                found = exc
-            self._seen[memo] = found
+        found = self._remembered(which, raw, parse)
         if isinstance(found, BadKey):
             problems.extend(found.problems)
             return None
