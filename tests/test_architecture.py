@@ -1,8 +1,8 @@
-"""The layering of DESIGN.md, enforced: the FAQ's rules in domain/, Autotask's HTTP in
+"""The layering of docs/design.md, enforced: the FAQ's rules in domain/, Autotask's HTTP in
 autotask/, the sandbox on its own, and nothing of either where it does not belong.
 
 Every top-level module and package of billbridge has a rule; a new one fails the suite until it
-is given one here (and in DESIGN.md's table), so that no module grows dependencies unnoticed.
+is given one here (and in docs/design.md's table), so that no module grows dependencies unnoticed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def top_level_modules() -> set[str]:
 
 EVERYTHING = frozenset(top_level_modules())
 
-# What each module may import of billbridge, besides itself (DESIGN.md "The shape"). `config`
+# What each module may import of billbridge, besides itself (docs/design.md "The shape"). `config`
 # (the settings model) is allowed where the orchestration reads settings. A rule for a module
 # that another branch is adding (microsoft/) is harmless here and ready when it lands.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -105,7 +105,7 @@ def test_every_module_has_a_rule() -> None:
     missing = sorted(EVERYTHING - set(ALLOWED))
     assert not missing, (
         f"billbridge modules without a layering rule: {missing}; say in ALLOWED (and in"
-        " DESIGN.md) what each may import"
+        " docs/design.md) what each may import"
     )
 
 

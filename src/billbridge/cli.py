@@ -807,6 +807,14 @@ PeriodOption = Annotated[
     str, typer.Option("--period", help="The month to reconcile.", metavar="YYYY-MM")
 ]
 FileOption = Annotated[Path | None, typer.Option(dir_okay=False, metavar="FILE")]
+AttentionDayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        help="The day terms ending within 30 days are counted from (default: today, UTC).",
+        metavar="DATE",
+    ),
+]
 
 
 @app.command("reconcile")
@@ -871,7 +879,7 @@ app.add_typer(attention_app, name="attention")
 def attention_command(
     ctx: typer.Context,
     as_json: JsonOption = False,
-    today: TodayOption = None,
+    today: AttentionDayOption = None,
 ) -> None:
     """List what needs a person (exit 1 when anything is open)."""
     if ctx.invoked_subcommand is not None:
@@ -894,11 +902,12 @@ def attention_command(
 def attention_resolve_command(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The item's key, as `attention` lists it.")],
-    note: Annotated[str, typer.Option("--note", help="What was done about it.")],
+    note: Annotated[str, typer.Option("--note", help="What was done about it.", metavar="TEXT")],
     by: Annotated[
-        str | None, typer.Option("--by", help="Who resolved it (default: your login name).")
+        str | None,
+        typer.Option("--by", help="Who resolved it (default: your login name).", metavar="NAME"),
     ] = None,
-    today: TodayOption = None,
+    today: AttentionDayOption = None,
 ) -> None:
     """Mark one item resolved, with a note; kept with who and when."""
     import getpass

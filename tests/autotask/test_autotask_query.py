@@ -1,4 +1,4 @@
-"""Filters validated before anything is sent (reference §3.2)."""
+"""Filters validated before anything is sent (docs/autotask.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Exact decimals and every date format of the reference (§6.4, §6.5)."""
+"""Exact decimals and every date format public clients have seen
+(docs/autotask.md)."""
 
 from __future__ import annotations
 

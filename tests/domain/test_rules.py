@@ -1,4 +1,4 @@
-"""Each rule of INTERFACE.md section 5, on its own."""
+"""Each rule of the README's "What lands in Autotask", on its own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`billbridge plan`, `export` and `runs` through the CLI, with the JSON of INTERFACE.md."""
+"""`billbridge plan`, `export` and `runs` through the CLI, with the JSON of docs/cli.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each rule of INTERFACE.md section 5, exported into the sandbox over real HTTP."""
+"""Each rule of the README's "What lands in Autotask", exported into the sandbox over real HTTP."""
 
 from __future__ import annotations
 

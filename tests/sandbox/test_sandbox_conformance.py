@@ -1,10 +1,11 @@
 """The sandbox held to Autotask's own swagger: routes, verbs and every field it returns.
 
 Never loosen these checks to make the sandbox pass; fix the sandbox. The only allowances are
-the ones the reference documents:
+these two:
 - the paging continuation `/{Entity}/query/next`, a URL Autotask hands out in
-  `pageDetails.nextPageUrl` but does not list in its swagger (reference §3.4);
-- fields newer than the 2022 swagger, from the current one (reference §5.2, [S26]).
+  `pageDetails.nextPageUrl` but does not list in its swagger;
+- fields newer than the 2022 swagger, from the current one (api-evangelist/kaseya's OpenAPI files,
+  derived from the live swagger).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Autotask's limits, latency and fault injection in the sandbox (reference §6, §9 "Limits")."""
+"""Autotask's limits, latency and fault injection in the sandbox (docs/sandbox.md)."""
 
 from __future__ import annotations
 

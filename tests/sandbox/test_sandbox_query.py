@@ -1,4 +1,4 @@
-"""Autotask's query grammar in the sandbox (reference §3.2 - §3.4, §9 "Query")."""
+"""Autotask's query grammar in the sandbox (docs/sandbox.md, the checklist)."""
 
 from __future__ import annotations
 

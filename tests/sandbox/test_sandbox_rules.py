@@ -1,4 +1,4 @@
-"""Autotask's write rules as the sandbox applies them (reference §4, §5.2, §9 "Validation")."""
+"""Autotask's write rules as the sandbox applies them (docs/sandbox.md, the checklist)."""
 
 from __future__ import annotations
 

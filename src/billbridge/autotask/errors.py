@@ -28,7 +28,8 @@ import httpx
 
 ErrorKind = Literal["fatal", "retriable", "rejected", "unknown_outcome"]
 
-#: Texts of a 500 that is really an authentication failure (reference §2.2, §1.3).
+#: Texts of a 500 that is really an authentication failure (as public
+#: integrations report them; see docs/autotask.md).
 _AUTH_TEXT = re.compile(
     r"credential|integration ?code|zone information|authenticat|unauthori[sz]ed|login failed"
     r"|invalid user",

@@ -1,6 +1,6 @@
 """Entity metadata: `entityInformation`, `fields`, `userDefinedFields`, cached per client.
 
-Picklists vary per tenant (reference §5.1), so labels are resolved at run time:
+Picklists vary per tenant, so labels are resolved at run time:
 `picklist_value("Contracts", "contractType", "Recurring Service")` is 7 on a tenant where
 that is the value. Picklist values arrive as strings; integer fields are returned as `int`.
 Before a write, every picklist field in the body is checked against the active values.

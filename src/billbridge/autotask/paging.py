@@ -1,4 +1,4 @@
-"""Paging through a query result by `pageDetails.nextPageUrl` (reference §3.4).
+"""Paging through a query result by `pageDetails.nextPageUrl` (see docs/autotask.md).
 
 Autotask returns at most 500 records per page and the URL of the next page; a query sent by
 POST is continued by POSTing the same body to that URL. The URL is opaque. The paginator

@@ -1,7 +1,7 @@
 """Autotask query filters, validated locally before anything is sent.
 
 Autotask silently ignores a filter whose operator it does not know and returns unfiltered data
-(reference §3.2), so every operator is checked here: the 13 comparison operators and the
+(see docs/autotask.md), so every operator is checked here: the 13 comparison operators and the
 `and` / `or` groups. A query may use at most one user-defined field, `MaxRecords` is 1..500,
 and long `in` lists are split into batches.
 
@@ -24,7 +24,7 @@ from billbridge.autotask.errors import ClientUsageError
 Scalar: TypeAlias = str | int | bool | Decimal | date | datetime
 Value: TypeAlias = Scalar | tuple[Scalar, ...]
 
-#: The comparison operators Autotask knows (reference §3.2); any other is silently ignored.
+#: The comparison operators Autotask knows (its QueryModel); any other is silently ignored.
 OPERATORS: Final = frozenset(
     {
         "eq",
@@ -257,7 +257,7 @@ def build_query(
     if include_fields is not None:
         fields = list(dict.fromkeys(include_fields))
         if not any(field.casefold() == "id" for field in fields):
-            # Autotask needs the id to page past 500 results (reference §3.2, IncludeFields).
+            # Autotask needs the id to page past 500 results (IncludeFields).
             fields.insert(0, "id")
         body["includeFields"] = fields
     body["filter"] = [item.to_wire() for item in filters] or [dict(MATCH_ALL)]

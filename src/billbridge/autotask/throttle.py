@@ -1,4 +1,5 @@
-"""Staying inside Autotask's limits (reference §6.1, §6.2).
+"""Staying inside Autotask's limits (its help on thread limiting and request
+thresholds; see docs/autotask.md).
 
 - **Threads.** Autotask allows 3 concurrent requests per integration code and object endpoint
   and refuses a 4th (`Itgenatr005`). `EndpointLimiter` holds at most `max_in_flight` requests

@@ -30,7 +30,8 @@ _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def parse_datetime(text: str) -> datetime:
-    """Parse an Autotask date-time; a value without a zone is UTC (reference §6.4)."""
+    """Parse an Autotask date-time; a value without a zone is UTC, as the API
+    stores and returns times in UTC."""
     value = text.strip()
     if not _DATE_PREFIX.match(value):
         raise ValueError(f"not an Autotask date-time: {text!r}")

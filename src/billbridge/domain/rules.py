@@ -1,5 +1,5 @@
 """The FAQ's rules: one billing report becomes the contracts, charges and products it should
-produce in Autotask (INTERFACE.md section 5). Pure functions of their arguments.
+produce in Autotask (README, "What lands in Autotask"). Pure functions of their arguments.
 """
 
 from __future__ import annotations

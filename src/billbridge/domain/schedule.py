@@ -1,4 +1,4 @@
-"""Which reports are due on a day: the daily check's rule (INTERFACE.md section 5.7)."""
+"""Which reports are due on a day: the daily check's rule (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The daily check of `billbridge serve`: export what is due, once a day at `export.check_time`.
 
-Due reports include every earlier day's (INTERFACE.md section 5.7), so a day missed while the
-service was down is caught up by the next check; and a check whose time passed while the
+Due reports include every earlier day's (docs/cli.md, `plan` and `export`), so a day missed
+while the service was down is caught up by the next check; and a check whose time passed while the
 service was down runs as soon as it starts.
 """
 

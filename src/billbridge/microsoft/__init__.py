@@ -1,6 +1,6 @@
 """The Microsoft client: app tokens by client credentials, Partner Center's invoice list and
 Graph's billing exports (operation, manifest, blobs), streamed to files the Partner Center
-reader reads. Imports nothing of Autotask (DESIGN.md); `billbridge.pulling` orchestrates."""
+reader reads. Imports nothing of Autotask (docs/design.md); `billbridge.pulling` orchestrates."""
 
 from __future__ import annotations
 

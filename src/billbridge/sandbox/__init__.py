@@ -1,6 +1,6 @@
 """The Autotask-compatible sandbox tenant: a product feature, not a test double.
 
-It serves Autotask's REST API (reference §9) for the demo, the tests and a new user's first
+It serves Autotask's REST API for the demo, the tests and a new user's first
 hour. Imports nothing of billbridge but itself. See `docs/sandbox.md`.
 """
 

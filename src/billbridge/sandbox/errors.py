@@ -1,4 +1,4 @@
-"""Autotask's error answers, as the sandbox sends them (reference §3.5, §2.2)."""
+"""Autotask's error answers, as the sandbox sends them (see docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class ApiError(Exception):
 
 
 def no_matching_record(action: str) -> ApiError:
-    """The answer to an update or delete of a record that does not exist (reference §3.5)."""
+    """The answer to an update or delete of a record that does not exist."""
     return ApiError.autotask(
         "No message. No matching records found. The logged in Resource may not have the "
         f"required permissions to {action} the data."

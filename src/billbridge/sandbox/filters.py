@@ -1,4 +1,5 @@
-"""Autotask's query grammar, evaluated the way Autotask does (reference §3.2).
+"""Autotask's query grammar, evaluated the way Autotask does (its REST help on
+queries and the published swagger's QueryModel; see docs/sandbox.md).
 
 - keys of the query and of each filter are case-insensitive (`filter` / `Filter`,
   `MaxRecords` / `maxRecords`, `IncludeFields`);

@@ -1,4 +1,6 @@
-"""Autotask's request limits: the hourly threshold and 3 threads per endpoint (reference §6).
+"""Autotask's request limits: the hourly threshold and 3 threads per endpoint.
+
+Autotask's help on thread limiting and request thresholds; see docs/sandbox.md.
 
 - Every authenticated request is counted in a rolling window (`timeframe_minutes`, 60); the
   count is what `ThresholdInformation` reports, and a request beyond the threshold gets 429.

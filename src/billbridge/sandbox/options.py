@@ -40,7 +40,7 @@ class SandboxOptions:
     #: Concurrent requests per (integration code, endpoint) (Autotask: 3).
     thread_limit: int = 3
     #: "autotask": wrong secret 401, unknown user or integration code 500 with errors
-    #: (reference §2.2); "401": every credential failure an empty 401.
+    #: (see docs/sandbox.md); "401": every credential failure an empty 401.
     auth_errors: Literal["autotask", "401"] = "autotask"
     #: The tenant's time zone (IANA name), in which "convert" reads date-only fields.
     timezone: str = "America/New_York"

@@ -44,7 +44,7 @@ class Route:
     entity: str = ""  # route name of the entity it serves, if any
     public: bool = False  # answered without credentials
     #: False only for the paging continuation, which Autotask serves but its swagger omits
-    #: (it is a URL the server hands out in `pageDetails.nextPageUrl`, reference §3.4).
+    #: (it is a URL the server hands out in `pageDetails.nextPageUrl`).
     in_swagger: bool = True
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 

@@ -1,10 +1,10 @@
 """The sandbox's entities: fields, types, required and read-only flags, picklists, UDFs.
 
-Field names and types follow Autotask's swagger models ([S22], `ContractModel`, ...), with the
-newer fields the reference lists from the current swagger ([S26]: Contracts
+Field names and types follow Autotask's swagger models (its July 2022 copy, `ContractModel`,
+...; see tests/sandbox/data/README.md), with the newer fields of the current swagger (Contracts
 `lastModifiedDateTime`; Products `createdByResourceID`, `createdTime`). A conformance test
 checks these tables against the swagger. Picklist ids are the sandbox's own where Autotask's
-are unknown (reference §10 q.6); clients must resolve labels through the metadata, as they
+are not public; clients must resolve labels through the metadata, as they
 must on a real tenant. `entityInformation/fields` is generated from these tables.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-#: Autotask's `dataType` strings (reference §5.1).
+#: Autotask's `dataType` strings (`entityInformation/fields`).
 LONG, INTEGER, DOUBLE, STRING, BOOLEAN, DATETIME = (
     "long",
     "integer",

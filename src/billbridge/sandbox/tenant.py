@@ -18,7 +18,7 @@ read-only properties ignored), then validate like Autotask, answering HTTP 500
 The tenant's settings (`settings.TenantSettings`) shape what it keeps: date-only fields are
 kept as calendar days read in the tenant's zone (or in UTC) and read back as that day's
 midnight; unit prices, costs and quantities are rounded to the tenant's precision (4 by
-default; Autotask's is not documented, reference §5.2); without the cost permission cost fields
+default; Autotask's is not documented, see docs/sandbox.md); without the cost permission cost fields
 read null and writes to them are ignored; a tenant's own required fields are enforced on
 create; records without any UDF value carry no `userDefinedFields` key.
 """
@@ -57,7 +57,7 @@ PERIOD_TYPE_MESSAGE = "Contracts of type 7 (Recurring Services) require a Contra
 CHARGE_STATUS_FULFILLED = 5
 #: The paging cursor of a first page: below every id (company 0 included).
 FIRST_PAGE = -1
-#: Contract types on which charges cannot be created (reference §5.2, ContractCharges rules).
+#: Contract types on which charges cannot be created (Autotask's ContractCharges entity rules).
 NO_CHARGE_CONTRACT_TYPES = {4: "Block Hours", 6: "Retainer", 8: "Per Ticket"}
 
 

@@ -121,7 +121,7 @@ def _state(
 
 
 def _blocker(organization: Organization | None) -> str | None:
-    """Why an export would skip the report whatever the date (INTERFACE.md section 5.1)."""
+    """Why an export would skip the report whatever the date (README, "Skipped and failed")."""
     if organization is None:
         return "unknown organization"
     if not organization.active:

@@ -117,7 +117,8 @@ class Invoice:
         return sum(blob.rows for blob in self.blobs[kind])
 
     def to_json(self) -> dict[str, Any]:
-        """As Partner Center's `GET v1/invoices` writes an invoice (reference §2.1)."""
+        """As Partner Center's `GET v1/invoices` writes an invoice (Partner Center REST, "Get a
+        collection of invoices")."""
         lines = f"/invoices/OneTime-{self.id}/lineitems/OneTime/BillingLineItems"
         return {
             "id": self.id,
