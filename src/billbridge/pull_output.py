@@ -65,20 +65,13 @@ def show_pull(result: PullResult, out: Console, err: Console, *, as_json: bool) 
     if not result.invoices:
         out.print("Nothing to pull: every invoice in Partner Center is already pulled.")
         return
-    table = Table(title_justify="left", show_edge=False, pad_edge=False)
-    for column, justify in (("invoice", "left"), ("date", "left"), ("status", "left")):
-        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    table.add_column("rows", justify="right", no_wrap=True)
-    table.add_column("what happened", overflow="fold")
+    # Plain lines, not a table: they fit 80 columns, pipe cleanly, and never cut the detail.
     for item in result.invoices:
-        table.add_row(
-            item.invoice_id,
-            item.invoice_date.isoformat() if item.invoice_date else "",
-            item.status.replace("_", " "),
-            f"{item.rows:,}",
-            item.detail,
-        )
-    out.print(table)
+        day = item.invoice_date.isoformat() if item.invoice_date else "no date"
+        status = item.status.replace("_", " ")
+        out.print(f"invoice {item.invoice_id} of {day}: {status}, {item.rows:,} rows", markup=False)
+        if item.detail:
+            out.print(f"  {item.detail}", markup=False)
     labels: tuple[tuple[Status, str], ...] = (
         ("imported", "imported"),
         ("unchanged", "unchanged"),

@@ -85,3 +85,19 @@ def test_run_forever_exports_what_is_due_and_stops(tenant: Tenant) -> None:
     with tenant.store.transaction() as uow:
         [run] = uow.runs.recent()
     assert (run.trigger, run.today, run.status) == ("daily", date(2026, 10, 12), "succeeded")
+
+
+def test_serve_says_a_missed_check_runs_now_only_when_it_was_missed() -> None:
+    from billbridge.config import Settings
+    from billbridge.web.server import check_message
+
+    settings = Settings.load(environ={})
+    ran: list[date] = []
+    early = Clock(datetime(2026, 10, 10, 0, 25, tzinfo=UTC))
+    before = DailyCheck(time(2, 0), ran.append, lambda day: day in ran, clock=early)
+    assert check_message(before, settings) == (
+        "daily check at 02:00 UTC; next 2026-10-10 02:00 UTC"
+    )
+    late = Clock(datetime(2026, 10, 10, 9, 30, tzinfo=UTC))
+    missed = DailyCheck(time(2, 0), ran.append, lambda day: day in ran, clock=late)
+    assert "today's (2026-10-10) was missed" in check_message(missed, settings)

@@ -59,6 +59,10 @@ class DailyCheck:
             return now
         return next_check(now, self.check_time)
 
+    def overdue_now(self) -> bool:
+        """Today's check was missed (serve was not running at its time): it runs at once."""
+        return self.is_overdue(self._clock())
+
     def is_overdue(self, now: datetime) -> bool:
         """Today's check time has passed and today's check has not run."""
         due_at = datetime.combine(now.date(), self.check_time, tzinfo=UTC)

@@ -99,7 +99,8 @@ def _store_checks(store: Store, settings: Settings, today: date) -> Iterator[Che
         "ok",
         f"{settings.database.safe_url}: {len(organizations)} organizations, {len(reports)} reports",
     )
-    if runs and runs[0].status not in ("succeeded", "running"):
+    # A run with nothing due is a healthy daily check, not a problem to look at.
+    if runs and runs[0].status not in ("succeeded", "running", "nothing_due"):
         run = runs[0]
         yield Check(
             "last export",
@@ -120,7 +121,7 @@ def _store_checks(store: Store, settings: Settings, today: date) -> Iterator[Che
         yield Check(
             "organizations without a company",
             "warn",
-            f"{len(unlinked)} active organizations with reports are not linked: {names};"
+            f"{_count(len(unlinked), 'active organization')} with reports not linked: {names};"
             " their reports are skipped",
             "`billbridge map --suggest`, then `billbridge map ORG_ID COMPANY_ID`"
             " (or --apply-exact)",
@@ -270,3 +271,7 @@ def _look_alikes(
         f"if one of them bills a Microsoft subscription, put the subscription id in its {udf!r}"
         " field so billbridge adopts it instead of creating a second contract",
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

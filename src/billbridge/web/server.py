@@ -164,13 +164,12 @@ def serve(settings: Settings, store: Store, *, host: str, port: int, console: Co
 def check_message(daily: DailyCheck, settings: Settings) -> str:
     """When the daily check runs next; says so first when a missed one is caught up now."""
     at = f"{settings.export.check_time:%H:%M} UTC"
-    now = daily.next_at()
-    if daily.is_overdue(now):
+    if daily.overdue_now():
         return (
-            f"daily check at {at}; today's ({now:%Y-%m-%d}) was missed while serve was"
-            " not running, so it runs now"
+            f"daily check at {at}; today's ({daily.next_at():%Y-%m-%d}) was missed while"
+            " serve was not running, so it runs now"
         )
-    return f"daily check at {at}; next {now:%Y-%m-%d %H:%M} UTC"
+    return f"daily check at {at}; next {daily.next_at():%Y-%m-%d %H:%M} UTC"
 
 
 class _ForegroundServer(uvicorn.Server):
