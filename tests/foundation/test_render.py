@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from billbridge.export.results import OperationResult, ReportResult, RunResult
+from billbridge.export.run_views import run_result_of
 from billbridge.render import MAX_PROBLEMS, run_detail, run_result, runs_table, status_words
 from billbridge.store.runs import OperationRecord, ReportRecord, RunDetail, RunSummary
 
@@ -199,7 +200,7 @@ def test_a_run_lists_its_writes_under_each_report() -> None:
         ],
     )
     shown = console()
-    run_detail(shown, detail)
+    run_detail(shown, run_result_of(detail))
     text = text_of(shown)
     blocks = text.split("\n\n")
     assert blocks[0].startswith("run 3: partly failed, started 2026-11-10 02:00:00 UTC by daily")

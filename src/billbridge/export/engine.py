@@ -17,8 +17,16 @@ from billbridge.domain.plan import ReportPlan, ReportStatus, TenantView, plan_re
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
 from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
+from billbridge.domain.totals import Amounts, subscription_charges, total
 from billbridge.export.actual import read_actual
-from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Outcome, Progress
+from billbridge.export.apply import (
+    Applier,
+    ApplyOptions,
+    ApplyResult,
+    Journaled,
+    Outcome,
+    Progress,
+)
 from billbridge.export.errors import (
     ExportSetupError,
     ExportStoppedError,
@@ -27,11 +35,12 @@ from billbridge.export.errors import (
 )
 from billbridge.export.lease import LEASE_REQUESTS, TenantLease
 from billbridge.export.results import (
+    OperationResult,
     ReportResult,
     RunResult,
     changes_of,
+    operation_result,
     report_result,
-    with_states,
 )
 from billbridge.export.tenant import TenantContext, resolve_tenant
 from billbridge.store import Store
@@ -55,8 +64,25 @@ class _Prepared:
     names: dict[str, str]
     """Organization id -> name, for people reading the results."""
 
-    def result(self, plan: ReportPlan) -> ReportResult:
-        return report_result(plan, self.names.get(plan.organization_id))
+    def stored(self, report_id: str) -> StoredReport:
+        return next(r for r in self.reports if r.report.report_id == report_id)
+
+    def result(
+        self, plan: ReportPlan, operations: list[OperationResult] | None = None
+    ) -> ReportResult:
+        stored = self.stored(plan.report_id)
+        return report_result(
+            plan,
+            self.names.get(plan.organization_id),
+            revision=stored.revision,
+            money=report_money(stored),
+            operations=operations,
+        )
+
+
+def report_money(stored: StoredReport) -> list[Amounts]:
+    """The report's billing per currency, as the money pages count it."""
+    return total(subscription_charges(stored.report))
 
 
 class ExportEngine:
@@ -121,7 +147,14 @@ class ExportEngine:
             with _Run(self._store, trigger, selection.today) as run:
                 if not reports:
                     run.finish("nothing_due", RunTotals())
-                    return RunResult(run.id, (), notes=("nothing is due",))
+                    return RunResult(
+                        run.id,
+                        (),
+                        notes=("nothing is due",),
+                        status="nothing_due",
+                        trigger=trigger,
+                        today=selection.today,
+                    )
                 desired = self._desire(reports)
                 read_at = self._store.clock()
                 prepared = self._read_and_plan(desired)
@@ -143,11 +176,14 @@ class ExportEngine:
                     requests=self._client.stats.total - before,
                     notes=tuple(applied.notes),
                     error=applied.fatal,
+                    trigger=trigger,
+                    today=selection.today,
                 )
+                result = replace(result, status=_run_status(result))
                 run.finish(_run_status(result), _totals(result), applied.fatal)
                 if applied.fatal is not None:
                     raise ExportStoppedError(
-                        applied.fatal, run_id=run.id, written=len(applied.done)
+                        applied.fatal, run_id=run.id, written=len(applied.done), result=result
                     )
                 return result
 
@@ -229,7 +265,7 @@ class ExportEngine:
         self,
         run_id: int,
         prepared: _Prepared,
-        journal: dict[tuple[str, int], int],
+        journal: dict[str, list[Journaled]],
         lease: TenantLease | None,
         on_progress: Progress | None,
     ) -> ApplyResult:
@@ -252,13 +288,15 @@ class ExportEngine:
             on_progress=on_progress,
             on_beat=lease.renew_if_due if lease is not None else None,
         )
-        return applier.apply(prepared.plans, journal)
+        return applier.apply([entry for entries in journal.values() for entry in entries])
 
-    def _record(self, run_id: int, prepared: _Prepared) -> dict[tuple[str, int], int]:
-        """Store the run's reports and every operation; writes start as `planned`."""
-        journal: dict[tuple[str, int], int] = {}
+    def _record(self, run_id: int, prepared: _Prepared) -> dict[str, list[Journaled]]:
+        """Store the run's reports and every operation (writes start as `planned`); each
+        operation of each report with its journal id, in the plan's order."""
+        journal: dict[str, list[Journaled]] = {}
         with self._store.transaction() as uow:
-            for stored, plan in zip(prepared.reports, prepared.plans, strict=True):
+            for plan in prepared.plans:
+                stored = prepared.stored(plan.report_id)
                 uow.runs.record_report(
                     run_id,
                     ReportRecord(
@@ -286,43 +324,59 @@ class ExportEngine:
                     for position, op in enumerate(plan.operations)
                 ]
                 ids = uow.runs.add_operations(run_id, records)
-                for position, (op, op_id) in enumerate(zip(plan.operations, ids, strict=True)):
-                    if op.writes:
-                        journal[(plan.report_id, position)] = op_id
+                journal[plan.report_id] = [
+                    Journaled(plan.report_id, op, op_id)
+                    for op, op_id in zip(plan.operations, ids, strict=True)
+                ]
         return journal
 
     def _outcomes(
         self,
         run_id: int,
         prepared: _Prepared,
-        journal: dict[tuple[str, int], int],
+        journal: dict[str, list[Journaled]],
         applied: ApplyResult,
     ) -> tuple[ReportResult, ...]:
+        """Each report with what became of each of its writes, found by journal id."""
         results = []
         with self._store.transaction() as uow:
-            for stored, plan in zip(prepared.reports, prepared.plans, strict=True):
-                states: list[tuple[str | None, int | None, str | None]] = []
-                first_error = None
-                for position, op in enumerate(plan.operations):
-                    op_id = journal.get((plan.report_id, position))
-                    if op_id is None:
-                        states.append((None, None, None))
-                        continue
-                    outcome = applied.outcomes.get(op_id) or Outcome(
-                        JournalState.FAILED, error="not sent"
-                    )
-                    states.append((outcome.state.value, outcome.autotask_id, outcome.error))
-                    if outcome.state is not JournalState.DONE:
-                        error = outcome.error or outcome.state.value
-                        first_error = first_error or f"{op.entity.value} {op.key}: {error}"
-                result = with_states(prepared.result(plan), states)
+            for plan in prepared.plans:
+                operations = [_settled(entry, applied) for entry in journal.get(plan.report_id, [])]
+                result = prepared.result(plan, operations)
+                first_error = next(
+                    (
+                        f"{op.entity} {op.key}: {op.error or op.state}"
+                        for op in operations
+                        if op.state is not None and op.state != JournalState.DONE
+                    ),
+                    None,
+                )
                 if first_error is not None:
                     result = replace(result, status=ReportStatus.FAILED.value, reason=first_error)
                     uow.runs.set_report_status(run_id, plan.report_id, result.status, first_error)
                 elif plan.status.is_done:
+                    stored = prepared.stored(plan.report_id)
                     uow.exports.mark_exported(plan.report_id, stored.content_hash, run_id)
                 results.append(result)
-        return tuple(results)
+        # In report id order, as a stored run lists them: one run reads the same either way.
+        return tuple(sorted(results, key=lambda r: r.report_id))
+
+
+def _settled(entry: Journaled, applied: ApplyResult) -> OperationResult:
+    """An operation as recorded, with its write's outcome (a write the applier never settled
+    was not sent)."""
+    result = operation_result(entry.op, entry.journal_id)
+    if not entry.op.writes:
+        return result
+    outcome = applied.outcomes.get(entry.journal_id) or Outcome(
+        JournalState.FAILED, error="not sent"
+    )
+    return replace(
+        result,
+        state=outcome.state.value,
+        autotask_id=outcome.autotask_id if outcome.autotask_id is not None else result.autotask_id,
+        error=outcome.error,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from billbridge.export.run_views import run_detail_json
+from billbridge.export.run_views import stored_run
 from billbridge.store.runs import OperationRecord, ReportRecord
 from billbridge.web.handlers import Ctx, page
 from billbridge.web.views import money as money_views
@@ -106,10 +106,10 @@ def run(ctx: Ctx) -> Response:
 def run_json(ctx: Ctx) -> Response:
     run_id = ctx.number_param("run_id")
     with ctx.store.transaction() as uow:
-        detail = uow.runs.get(run_id)
+        detail = stored_run(uow, run_id)
     if detail is None:
         return JSONResponse({"error": f"there is no run {run_id}"}, status_code=404)
-    return JSONResponse(run_detail_json(detail))
+    return JSONResponse(detail.to_json())
 
 
 routes = [
