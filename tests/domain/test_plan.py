@@ -130,8 +130,21 @@ def test_a_billed_charge_that_would_change_is_a_conflict() -> None:
     )
     [plan] = plan_reports([state_of(line(quantity="12", **TERM))], actual)
     charge = plan.operations[2]
-    assert charge.action is Action.CONFLICT and "already billed" in (charge.reason or "")
+    assert charge.action is Action.CONFLICT
+    assert (charge.reason or "").startswith(
+        "2 more seats x 6.00 = 12.00 USD to bill (charge 900 is billed);"
+    )
     assert plan.status is ReportStatus.NEEDS_ATTENTION
+
+
+def test_a_billed_charge_whose_cost_alone_changes_is_a_conflict_without_an_amount() -> None:
+    actual = ActualState(
+        COMPANY, (existing_contract(),), (existing_charge(is_billed=True),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(unit_cost="5.00", **TERM))], actual)
+    charge = plan.operations[2]
+    assert charge.action is Action.CONFLICT
+    assert (charge.reason or "").startswith("charge 900 is already billed (Approve & Post);")
 
 
 def test_a_billed_charge_that_is_unchanged_is_fine() -> None:

@@ -32,6 +32,7 @@ from billbridge.domain.records import (
     Value,
     fold,
 )
+from billbridge.domain.totals import conflict_amount
 
 # Autotask keeps money and quantities to four decimal places by default (it rounds unit values
 # on write); a difference finer than what the tenant keeps cannot be written and must not
@@ -455,10 +456,29 @@ def _charge_operation(desired: DesiredCharge, index: _Index, view: TenantView) -
         return replace(
             operation,
             action=Action.CONFLICT,
-            reason=f"charge {charge.id} is already billed (Approve & Post) and is never"
-            " changed; credit or bill the difference in Autotask",
+            reason=_billed_reason(operation, charge, desired.currency),
         )
     return operation
+
+
+def _billed_reason(operation: Operation, charge: ActualCharge, currency: str) -> str:
+    """Why a billed charge's correction is refused, with the difference it is worth:
+    `2 more seats x 22.00 = 44.00 USD to bill (charge 29690004 is billed); ...`."""
+    changes = {
+        name: {"from": operation.previous.get(name), "to": value}
+        for name, value in operation.fields.items()
+    }
+    current = charge.fields()
+    held = {
+        name: value if isinstance(value, Decimal) else None
+        for name in ("unitQuantity", "unitPrice")
+        for value in (current.get(name),)
+    }
+    amount = conflict_amount(changes, held, currency, charge.id)
+    never = "a billed charge is never changed: credit or bill the difference in Autotask"
+    if amount is None:
+        return f"charge {charge.id} is already billed (Approve & Post); {never}"
+    return f"{amount.text}; {never}"
 
 
 def _compare(
