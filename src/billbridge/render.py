@@ -371,6 +371,11 @@ def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     out.items.append((line(titles), "bold"))
     for run, row in zip(runs, rows, strict=True):
         out.items.append((line(row), STATUS_STYLE.get(run.status, "")))
+    stopped = [run for run in runs if run.error]
+    if stopped:
+        out.blank()
+        for run in stopped:
+            out.add(f"run {run.id} stopped: {run.error}", style="bold red")
     out.add("`billbridge runs RUN` shows one run in full.", style="dim")
     out.print(console)
 
