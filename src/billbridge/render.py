@@ -29,7 +29,7 @@ from billbridge.store.runs import RunSummary
 MAX_PROBLEMS = 20
 """Problems shown by default; the rest are counted, and `--verbose` or `runs N` has them."""
 
-STATUS_ORDER = ("exported", "needs_attention", "nothing_to_do", "skipped", "failed")
+STATUS_ORDER = ("exported", "needs_attention", "nothing_to_do", "deferred", "skipped", "failed")
 _STATUS_WORDS: dict[str, tuple[str, str]] = {
     # status: (after an export, in a plan)
     "exported": ("exported", "would export"),
@@ -37,12 +37,14 @@ _STATUS_WORDS: dict[str, tuple[str, str]] = {
     "nothing_to_do": ("nothing to do", "nothing to do"),
     "skipped": ("skipped", "would be skipped"),
     "failed": ("failed", "would fail"),
+    "deferred": ("deferred", "would be deferred"),
 }
 STATUS_STYLE = {
     "exported": "green",
     "nothing_to_do": "dim",
     "skipped": "yellow",
     "needs_attention": "yellow",
+    "deferred": "yellow",
     "failed": "bold red",
     "succeeded": "green",
     "partly_failed": "bold red",
@@ -206,7 +208,7 @@ def _summary(out: Lines, result: RunResult, *, planned: bool) -> None:
     for amounts in result.money:
         out.add(f"Billing: {money_line(amounts)}", indent=2)
     for amounts in result.left_out:
-        out.add(f"Left out (skipped or failed): {amounts_text(amounts)}", indent=2)
+        out.add(f"Left out (not exported): {amounts_text(amounts)}", indent=2)
     if result.error:
         out.add(f"stopped: {result.error}", indent=2, style="bold red")
     for note in result.notes:
@@ -400,7 +402,7 @@ def run_detail(console: Console, result: RunResult) -> None:
     for amounts in result.money:
         out.add(f"Billing: {money_line(amounts)}", indent=2)
     for amounts in result.left_out:
-        out.add(f"Left out (skipped or failed): {amounts_text(amounts)}", indent=2)
+        out.add(f"Left out (not exported): {amounts_text(amounts)}", indent=2)
     if result.error:
         out.add(f"stopped: {result.error}", indent=2, style="bold red")
     for report in result.reports:

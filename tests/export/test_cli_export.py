@@ -182,7 +182,7 @@ def test_money_per_report_and_per_run_to_the_cent(configured: Tenant) -> None:
     assert data["money"]["left_out"][0]["price"] == "60.00"
     code, output = run("export", "sep", "oct", "coho")
     assert "  Billing: 132.00 USD, cost 118.80, margin 13.20 (10.00%)" in output
-    assert "  Left out (skipped or failed): 60.00 USD" in output
+    assert "  Left out (not exported): 60.00 USD" in output
     code, output = run("runs", "1")
     assert "  Billing: 132.00 USD, cost 118.80, margin 13.20 (10.00%)" in output
     assert "  billing 72.00 USD, cost 64.80, margin 7.20 (10.00%)" in output

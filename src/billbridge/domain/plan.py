@@ -87,6 +87,8 @@ class ReportStatus(StrEnum):
     """Everything billbridge could write is written; a conflict waits for a person."""
     SKIPPED = "skipped"
     FAILED = "failed"
+    DEFERRED = "deferred"
+    """Left for a later export: the hourly request budget has no room for it now."""
 
     @property
     def is_done(self) -> bool:
@@ -136,6 +138,34 @@ class ReportPlan:
     @property
     def writes(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.writes)
+
+
+def over_budget(plans: Sequence[ReportPlan], room: int) -> set[str]:
+    """The reports to leave for later so that the writes fit in `room` requests.
+
+    From the first report whose writes no longer fit, every later report that writes is left
+    too: a record shared by several reports is planned by the first of them, so the reports
+    kept (a prefix) never wait for a write of a report left out. Reports that write nothing
+    cost nothing and are kept.
+    """
+    used = 0
+    deferred: set[str] = set()
+    for plan in plans:
+        writes = len(plan.writes)
+        if not writes:
+            continue
+        if deferred or used + writes > room:
+            deferred.add(plan.report_id)
+        else:
+            used += writes
+    return deferred
+
+
+def deferred(plan: ReportPlan, reason: str) -> ReportPlan:
+    """`plan` left for a later export: no operation, its status `deferred` with `reason`."""
+    return ReportPlan(
+        plan.report_id, plan.organization_id, ReportStatus.DEFERRED, reason, (), plan.warnings
+    )
 
 
 def plan_reports(

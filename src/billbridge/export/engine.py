@@ -12,8 +12,16 @@ from datetime import date, timedelta
 from types import TracebackType
 
 from billbridge.autotask import AutotaskClient, AutotaskError
+from billbridge.autotask.throttle import ThresholdGovernor
 from billbridge.config import Settings
-from billbridge.domain.plan import ReportPlan, ReportStatus, TenantView, plan_reports
+from billbridge.domain.plan import (
+    ReportPlan,
+    ReportStatus,
+    TenantView,
+    deferred,
+    over_budget,
+    plan_reports,
+)
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
 from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
@@ -112,22 +120,46 @@ class ExportEngine:
         """Every operation an export of `selection` would perform; writes nothing anywhere."""
         before = self._client.stats.total
         prepared = self._prepare(self._select(selection))
-        results = tuple(prepared.result(plan) for plan in prepared.plans)
         reads = self._client.stats.total - before
-        notes = self._budget(prepared, reads)
-        return RunResult(None, results, requests=self._client.stats.total - before, notes=notes)
+        budget = self._budget(prepared, reads)
+        prepared = budget.apply(prepared)
+        results = tuple(prepared.result(plan) for plan in prepared.plans)
+        return RunResult(
+            None, results, requests=self._client.stats.total - before, notes=budget.notes
+        )
 
-    def _budget(self, prepared: _Prepared, reads: int) -> tuple[str, ...]:
-        """How many requests the export needs, and how long the hourly budget makes it take:
-        its writes, the reads again once the lease is held, and the lease itself."""
+    def _budget(self, prepared: _Prepared, reads: int) -> _Budget:
+        """How many requests the export needs, how long the hourly budget makes it take, and
+        which reports to leave for later so that none waits for the budget: its writes, the
+        reads again once the lease is held, and the lease itself (one request to read the
+        tenant's threshold, only when the plan writes anything)."""
         writes = sum(len(plan.writes) for plan in prepared.plans)
         if not writes:
-            return ()
+            return _Budget()
+        overhead = reads + LEASE_REQUESTS
         try:
-            estimate = self._client.budget(writes + reads + LEASE_REQUESTS)
+            estimate = self._client.budget(writes + overhead)
         except AutotaskError as exc:
-            return (f"the hourly request budget could not be read: {_reason(exc)}",)
-        return (estimate.describe(),)
+            return _Budget(notes=(f"the hourly request budget could not be read: {_reason(exc)}",))
+        # Room before the client starts spacing requests out (the last part of the share).
+        paced_from = int((estimate.share - ThresholdGovernor.SLOW_ZONE) * estimate.threshold)
+        room = paced_from - estimate.used - overhead
+        later = over_budget(prepared.plans, room) if writes > room else set()
+        if not later:
+            return _Budget(notes=(estimate.describe(),))
+        until = self._store.clock() + timedelta(minutes=estimate.timeframe_minutes)
+        left = sum(len(p.writes) for p in prepared.plans if p.report_id in later)
+        reason = (
+            f"the hourly request budget has no room for its writes now ({estimate.used:,} of"
+            f" the tenant's {estimate.threshold:,} used; billbridge paces itself from"
+            f" {paced_from:,}); exported by an export after about {until:%H:%M} UTC"
+        )
+        note = (
+            f"{len(later)} report{'' if len(later) == 1 else 's'} ({left:,} writes) deferred"
+            f" to keep within the hourly request budget: `billbridge export --due` after"
+            f" {until:%H:%M} UTC continues them (the daily check does, at the latest)"
+        )
+        return _Budget(frozenset(later), reason, (estimate.describe(), note))
 
     def export(
         self,
@@ -157,13 +189,16 @@ class ExportEngine:
                     )
                 desired = self._desire(reports)
                 read_at = self._store.clock()
+                reading = self._client.stats.total
                 prepared = self._read_and_plan(desired)
+                budget = self._budget(prepared, self._client.stats.total - reading)
+                prepared = budget.apply(prepared)
                 lease = self._lease(prepared, installation)
                 try:
                     if lease is not None and not lease.quiet_since(read_at):
                         # Read again now that no other installation writes: the keys are
                         # checked after anything it created.
-                        prepared = self._read_and_plan(desired)
+                        prepared = budget.apply(self._read_and_plan(desired))
                     journal = self._record(run.id, prepared)
                     applied = self._apply(run.id, prepared, journal, lease, on_progress)
                 finally:
@@ -174,7 +209,7 @@ class ExportEngine:
                     run.id,
                     results,
                     requests=self._client.stats.total - before,
-                    notes=tuple(applied.notes),
+                    notes=(*budget.notes[1:], *applied.notes),
                     error=applied.fatal,
                     trigger=trigger,
                     today=selection.today,
@@ -377,6 +412,25 @@ def _settled(entry: Journaled, applied: ApplyResult) -> OperationResult:
         autotask_id=outcome.autotask_id if outcome.autotask_id is not None else result.autotask_id,
         error=outcome.error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """What the hourly request budget makes of a plan: the reports left for later, and what
+    to tell people (the estimate first)."""
+
+    later: frozenset[str] = frozenset()
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    def apply(self, prepared: _Prepared) -> _Prepared:
+        if not self.later:
+            return prepared
+        plans = [
+            deferred(plan, self.reason) if plan.report_id in self.later else plan
+            for plan in prepared.plans
+        ]
+        return replace(prepared, plans=plans)
 
 
 @dataclass(frozen=True, slots=True)

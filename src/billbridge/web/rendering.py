@@ -19,6 +19,7 @@ STATUS_CLASS = {
     "nothing_to_do": "muted",
     "needs_attention": "warn",
     "needs attention": "warn",
+    "deferred": "warn",
     "not yet due": "muted",
     "due": "info",
     "changed": "info",
