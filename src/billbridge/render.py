@@ -205,14 +205,19 @@ def _summary(out: Lines, result: RunResult, *, planned: bool) -> None:
     statuses = _status_counts(r.status for r in result.reports)
     if statuses:
         out.add(", ".join(f"{status_words(k, planned=planned)} {n}" for k, n in statuses), indent=2)
+    _money_and_stop(out, result)
+    for note in result.notes:
+        out.add(note, indent=2)
+
+
+def _money_and_stop(out: Lines, result: RunResult) -> None:
+    """The run's billing per currency, what it left out, and the error that stopped it."""
     for amounts in result.money:
         out.add(f"Billing: {money_line(amounts)}", indent=2)
     for amounts in result.left_out:
         out.add(f"Left out (not exported): {amounts_text(amounts)}", indent=2)
     if result.error:
         out.add(f"stopped: {result.error}", indent=2, style="bold red")
-    for note in result.notes:
-        out.add(note, indent=2)
 
 
 def amount_text(amount: Decimal) -> str:
@@ -399,12 +404,7 @@ def run_detail(console: Console, result: RunResult) -> None:
         f" conflicts {s.conflicts}, failed reports {s.failed_reports}",
         indent=2,
     )
-    for amounts in result.money:
-        out.add(f"Billing: {money_line(amounts)}", indent=2)
-    for amounts in result.left_out:
-        out.add(f"Left out (not exported): {amounts_text(amounts)}", indent=2)
-    if result.error:
-        out.add(f"stopped: {result.error}", indent=2, style="bold red")
+    _money_and_stop(out, result)
     for report in result.reports:
         out.blank()
         same = sum(1 for op in report.operations if op.action == "unchanged")
