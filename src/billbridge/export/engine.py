@@ -66,14 +66,15 @@ class Selection:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    reports: list[StoredReport]
+    reports: dict[str, StoredReport]
+    """Report id -> the revision being exported."""
     plans: list[ReportPlan]
     tenant: TenantContext | None
     names: dict[str, str]
     """Organization id -> name, for people reading the results."""
 
     def stored(self, report_id: str) -> StoredReport:
-        return next(r for r in self.reports if r.report.report_id == report_id)
+        return self.reports[report_id]
 
     def result(
         self, plan: ReportPlan, operations: list[OperationResult] | None = None
@@ -278,7 +279,8 @@ class ExportEngine:
             earlier = [i for charges in written.values() for i in charges.values()]
             actual = read_actual(self._client, states, tenant, written_before=earlier)
         plans = plan_reports(desired.decisions, actual or ActualState(), tenant_view(tenant))
-        return _Prepared(desired.reports, plans, tenant, desired.names)
+        stored = {r.report.report_id: r for r in desired.reports}
+        return _Prepared(stored, plans, tenant, desired.names)
 
     def _lease(self, prepared: _Prepared, installation: str) -> TenantLease | None:
         """Hold the tenant's export lease when the plan writes anything (an export with
