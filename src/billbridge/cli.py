@@ -424,6 +424,7 @@ def _run_engine(
     """Plan or export the selected reports, mapping what stops them to an exit status."""
     from billbridge.export.connection import client_from_settings
     from billbridge.export.engine import ExportEngine, Selection
+    from billbridge.export.errors import ExportStoppedError
 
     app_context = context(ctx)
     day = _parse_date(today) if today else datetime.now(UTC).date()
@@ -435,7 +436,13 @@ def _run_engine(
             if not write:
                 return engine.plan(selection)
             with progress_bar("exporting") as progress:
-                return engine.export(selection, trigger="cli", on_progress=progress)
+                try:
+                    return engine.export(selection, trigger="cli", on_progress=progress)
+                except ExportStoppedError as exc:
+                    if exc.result is None:
+                        raise
+                    # The run is shown as it stopped; its error and exit status say why.
+                    return exc.result
 
 
 def _show_result(result: RunResult, *, as_json: bool, planned: bool, verbose: bool) -> None:
@@ -443,7 +450,7 @@ def _show_result(result: RunResult, *, as_json: bool, planned: bool, verbose: bo
 
     if as_json:
         out.print_json(json.dumps(result.to_json()))
-    elif not result.reports:
+    elif not result.reports and result.error is None:
         out.print("nothing is due")
     else:
         run_result(out, result, planned=planned, verbose=verbose)
@@ -470,7 +477,7 @@ def runs_command(
     as_json: JsonOption = False,
 ) -> None:
     """Export history, and one run with its writes grouped by report."""
-    from billbridge.export.run_views import run_detail_json, run_summary_json
+    from billbridge.export.run_views import run_summary_json, stored_run
     from billbridge.render import run_detail, runs_table
 
     store = context(ctx).store()
@@ -484,11 +491,11 @@ def runs_command(
             else:
                 out.print("no exports yet")
             return
-        detail = uow.runs.get(run_id)
+        detail = stored_run(uow, run_id)
     if detail is None:
         fail(f"there is no run {run_id}")
     if as_json:
-        out.print_json(json.dumps(run_detail_json(detail)))
+        out.print_json(json.dumps(detail.to_json()))
     else:
         run_detail(out, detail)
 

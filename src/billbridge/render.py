@@ -20,14 +20,16 @@ from rich.console import Console
 from rich.style import Style
 
 from billbridge.domain.matching import Suggestion
+from billbridge.domain.money import round_cents
 from billbridge.domain.organization import Organization
+from billbridge.domain.totals import Amounts
 from billbridge.export.results import OperationResult, ReportResult, RunResult
-from billbridge.store.runs import OperationRecord, RunDetail, RunSummary
+from billbridge.store.runs import RunSummary
 
 MAX_PROBLEMS = 20
 """Problems shown by default; the rest are counted, and `--verbose` or `runs N` has them."""
 
-STATUS_ORDER = ("exported", "needs_attention", "nothing_to_do", "skipped", "failed")
+STATUS_ORDER = ("exported", "needs_attention", "nothing_to_do", "deferred", "skipped", "failed")
 _STATUS_WORDS: dict[str, tuple[str, str]] = {
     # status: (after an export, in a plan)
     "exported": ("exported", "would export"),
@@ -35,17 +37,20 @@ _STATUS_WORDS: dict[str, tuple[str, str]] = {
     "nothing_to_do": ("nothing to do", "nothing to do"),
     "skipped": ("skipped", "would be skipped"),
     "failed": ("failed", "would fail"),
+    "deferred": ("deferred", "would be deferred"),
 }
 STATUS_STYLE = {
     "exported": "green",
     "nothing_to_do": "dim",
     "skipped": "yellow",
     "needs_attention": "yellow",
+    "deferred": "yellow",
     "failed": "bold red",
     "succeeded": "green",
     "partly_failed": "bold red",
     "interrupted": "yellow",
     "running": "cyan",
+    "nothing_due": "dim",
 }
 _CLEAN = ("exported", "nothing_to_do")
 _COLOR_SYSTEMS = {
@@ -200,8 +205,38 @@ def _summary(out: Lines, result: RunResult, *, planned: bool) -> None:
     statuses = _status_counts(r.status for r in result.reports)
     if statuses:
         out.add(", ".join(f"{status_words(k, planned=planned)} {n}" for k, n in statuses), indent=2)
+    _money_and_stop(out, result)
     for note in result.notes:
         out.add(note, indent=2)
+
+
+def _money_and_stop(out: Lines, result: RunResult) -> None:
+    """The run's billing per currency, what it left out, and the error that stopped it."""
+    for amounts in result.money:
+        out.add(f"Billing: {money_line(amounts)}", indent=2)
+    for amounts in result.left_out:
+        out.add(f"Left out (not exported): {amounts_text(amounts)}", indent=2)
+    if result.error:
+        out.add(f"stopped: {result.error}", indent=2, style="bold red")
+
+
+def amount_text(amount: Decimal) -> str:
+    """`5,597.80`: two decimals, thousands grouped."""
+    return f"{round_cents(amount):,.2f}"
+
+
+def amounts_text(amounts: Amounts) -> str:
+    return f"{amount_text(amounts.price)} {amounts.currency}"
+
+
+def money_line(amounts: Amounts) -> str:
+    """`5,597.80 USD, cost 5,016.38, margin 581.42 (10.39%)`."""
+    percent = amounts.margin_percent
+    return (
+        f"{amounts_text(amounts)}, cost {amount_text(amounts.cost)},"
+        f" margin {amount_text(amounts.margin)}"
+        + (f" ({amount_text(percent)}%)" if percent is not None else "")
+    )
 
 
 def _status_counts(statuses: Iterable[str]) -> list[tuple[str, int]]:
@@ -256,6 +291,8 @@ def _report_writes(out: Lines, report: ReportResult, *, planned: bool) -> None:
         words += f" ({report.reason})"
     style = STATUS_STYLE.get(report.status, "")
     out.add(f"{_who(report)}: {words}" + (f"; {tally}" if tally else ""), style=style)
+    for amounts in report.money:
+        out.add(f"billing {money_line(amounts)}", indent=2, style="dim")
     for op in _writes(report):
         state = f" [{op.state}]" if op.state and op.state != "done" else ""
         detail = op.error or op.reason or describe_changes(op)
@@ -341,64 +378,57 @@ def runs_table(console: Console, runs: Sequence[RunSummary]) -> None:
     out.items.append((line(titles), "bold"))
     for run, row in zip(runs, rows, strict=True):
         out.items.append((line(row), STATUS_STYLE.get(run.status, "")))
+    stopped = [run for run in runs if run.error]
+    if stopped:
+        out.blank()
+        for run in stopped:
+            out.add(f"run {run.id} stopped: {run.error}", style="bold red")
     out.add("`billbridge runs RUN` shows one run in full.", style="dim")
     out.print(console)
 
 
-def run_detail(console: Console, detail: RunDetail) -> None:
-    """One run: its outcome, then each report with its operations under it."""
-    run = detail.summary
+def run_detail(console: Console, result: RunResult) -> None:
+    """One stored run: its outcome and money, then each report with its operations under it."""
     out = lines_for(console)
-    count = len(detail.reports)
+    count = len(result.reports)
+    started = f", started {result.started_at:%Y-%m-%d %H:%M:%S} UTC" if result.started_at else ""
     out.add(
-        f"run {run.id}: {status_words(run.status)}, started {run.started_at:%Y-%m-%d %H:%M:%S}"
-        f" UTC by {run.trigger}; {count} report{'' if count == 1 else 's'},"
-        f" {run.requests} Autotask requests",
-        style=STATUS_STYLE.get(run.status, "bold"),
+        f"run {result.run_id}: {status_words(result.status or 'running')}{started}"
+        f" by {result.trigger}; {count} report{'' if count == 1 else 's'},"
+        f" {result.requests} Autotask requests",
+        style=STATUS_STYLE.get(result.status or "", "bold"),
     )
-    error = getattr(run, "error", None)  # a fatal stop, when the store records one
-    if error:
-        out.add(f"stopped: {error}", indent=2, style="bold red")
+    s = result.summary
     out.add(
-        f"created {run.created}, updated {run.updated}, unchanged {run.unchanged},"
-        f" conflicts {run.conflicts}, failed reports {run.failed_reports}",
+        f"created {s.created}, updated {s.updated}, unchanged {s.unchanged},"
+        f" conflicts {s.conflicts}, failed reports {s.failed_reports}",
         indent=2,
     )
-    by_report: dict[str, list[OperationRecord]] = {}
-    for op in detail.operations:
-        by_report.setdefault(op.report_id, []).append(op)
-    for report in detail.reports:
+    _money_and_stop(out, result)
+    for report in result.reports:
         out.blank()
-        ops = by_report.pop(report.report_id, [])
-        same = sum(1 for op in ops if op.action == "unchanged")
+        same = sum(1 for op in report.operations if op.action == "unchanged")
         reason = f": {report.reason}" if report.reason else ""
+        revision = f", revision {report.revision}" if report.revision is not None else ""
         out.add(
-            f"{report.report_id} ({report.organization_id}), revision {report.revision}:"
-            f" {status_words(report.status)}{reason}" + (f"; {same} unchanged" if same else ""),
+            f"{_who(report)}{revision}: {status_words(report.status)}{reason}"
+            + (f"; {same} unchanged" if same else ""),
             style=STATUS_STYLE.get(report.status, ""),
         )
+        for amounts in report.money:
+            out.add(f"billing {money_line(amounts)}", indent=2, style="dim")
         for warning in report.warnings:
             out.add(f"warning: {warning}", indent=2, style="yellow")
-        _stored_writes(out, ops)
-    for report_id, ops in by_report.items():  # operations of a report the run did not list
-        out.blank()
-        out.add(f"{report_id}:")
-        _stored_writes(out, ops)
+        _stored_writes(out, report.operations)
     out.print(console)
 
 
-def _stored_writes(out: Lines, ops: Sequence[OperationRecord]) -> None:
+def _stored_writes(out: Lines, ops: Sequence[OperationResult]) -> None:
     for op in ops:
         if op.action == "unchanged":
             continue
-        detail = (
-            op.error
-            or op.reason
-            or describe_changes(
-                OperationResult(op.action, op.entity, op.key, op.autotask_id, op.changes)
-            )
-        )
-        state = "" if op.state in ("none", "done") else f" [{op.state}]"
+        detail = op.error or op.reason or describe_changes(op)
+        state = "" if op.state in (None, "done") else f" [{op.state}]"
         failed = op.state in ("failed", "unknown")
         out.add(
             _operation_text(op.action, op.entity, op.key, op.autotask_id, detail) + state,

@@ -9,9 +9,12 @@ from typing import Any
 
 from billbridge.domain.plan import (
     Action,
+    Operation,
     ReportPlan,
     ReportStatus,
     TenantView,
+    deferred,
+    over_budget,
     plan_reports,
     same_value,
 )
@@ -22,8 +25,10 @@ from billbridge.domain.records import (
     ActualProduct,
     ActualState,
     ChargeMarker,
+    ContractKey,
     DesiredState,
     Entity,
+    ProductKey,
 )
 from billbridge.domain.report import ReportLine
 from billbridge.domain.rules import desired_state
@@ -130,8 +135,21 @@ def test_a_billed_charge_that_would_change_is_a_conflict() -> None:
     )
     [plan] = plan_reports([state_of(line(quantity="12", **TERM))], actual)
     charge = plan.operations[2]
-    assert charge.action is Action.CONFLICT and "already billed" in (charge.reason or "")
+    assert charge.action is Action.CONFLICT
+    assert (charge.reason or "").startswith(
+        "2 more seats x 6.00 = 12.00 USD to bill (charge 900 is billed);"
+    )
     assert plan.status is ReportStatus.NEEDS_ATTENTION
+
+
+def test_a_billed_charge_whose_cost_alone_changes_is_a_conflict_without_an_amount() -> None:
+    actual = ActualState(
+        COMPANY, (existing_contract(),), (existing_charge(is_billed=True),), (existing_product(),)
+    )
+    [plan] = plan_reports([state_of(line(unit_cost="5.00", **TERM))], actual)
+    charge = plan.operations[2]
+    assert charge.action is Action.CONFLICT
+    assert (charge.reason or "").startswith("charge 900 is already billed (Approve & Post);")
 
 
 def test_a_billed_charge_that_is_unchanged_is_fine() -> None:
@@ -386,3 +404,20 @@ def test_a_field_autotasks_record_lacks_is_reported_not_silently_skipped() -> No
     op = plan.operations[0]
     assert op.action is Action.UNCHANGED
     assert op.reason == "not compared: unitCost (missing from Autotask's record)"
+
+
+def test_over_budget_leaves_a_suffix_of_the_reports_that_write() -> None:
+    def plan_of(report_id: str, writes: int) -> ReportPlan:
+        op = Operation(Action.CREATE, Entity.CONTRACT, ContractKey(1, report_id), None, {})
+        same = Operation(Action.UNCHANGED, Entity.PRODUCT, ProductKey("sku", None), 7, {})
+        return ReportPlan(report_id, "org", ReportStatus.EXPORTED, None, (same,) + (op,) * writes)
+
+    plans = [plan_of("a", 3), plan_of("b", 0), plan_of("c", 2), plan_of("d", 1)]
+    assert over_budget(plans, 10) == set()
+    assert over_budget(plans, 5) == {"d"}
+    # "d" would fit after "c" is left out, but is left too: it may need what "c" writes
+    assert over_budget(plans, 4) == {"c", "d"}
+    assert over_budget(plans, 0) == {"a", "c", "d"}
+    left = deferred(plans[0], "no room")
+    assert (left.status, left.reason, left.operations) == (ReportStatus.DEFERRED, "no room", ())
+    assert not ReportStatus.DEFERRED.is_done

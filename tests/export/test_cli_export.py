@@ -129,3 +129,81 @@ def test_wrong_billing_code_writes_nothing(configured: Tenant) -> None:
     toml.write_text(toml.read_text().replace("Legacy Hardware", "Remote Support"))
     code, output = run("export", "sep")
     assert code == 2 and "not a material code" in output
+
+
+LIVE_ONLY = {"notes"}
+"""What only a live run knows: its waits for writes of unknown outcome (not stored)."""
+STORED_ONLY = {"started_at", "finished_at"}
+"""What only a stored run knows: the run is closed after the live result is made."""
+
+
+def test_a_run_reads_the_same_live_and_stored(configured: Tenant) -> None:
+    code, output = run("export", "sep", "oct", "coho", "--json")
+    assert code == 0, output
+    live = json.loads(output)
+    code, output = run("runs", str(live["run_id"]), "--json")
+    assert code == 0, output
+    stored = json.loads(output)
+    assert set(stored) - set(live) == STORED_ONLY
+    assert set(live) - set(stored) <= LIVE_ONLY
+    assert {k: v for k, v in live.items() if k not in LIVE_ONLY} == {
+        k: v for k, v in stored.items() if k not in STORED_ONLY
+    }
+    assert live["status"] == "succeeded" and live["error"] is None
+    assert [r["report_id"] for r in live["reports"]] == ["coho", "oct", "sep"]
+    charge = live["reports"][2]["operations"][2]
+    assert charge["state"] == "done" and charge["autotask_id"]
+
+
+def test_money_per_report_and_per_run_to_the_cent(configured: Tenant) -> None:
+    code, output = run("plan", "sep", "oct", "coho", "--json")
+    data = json.loads(output)
+    money = {r["report_id"]: r["money"] for r in data["reports"]}
+    # sep: 10 x 6.00 (cost 5.40); oct: 12 x 6.00; coho (skipped): 10 x 6.00
+    assert money["sep"] == [
+        {
+            "currency": "USD",
+            "cost": "54.00",
+            "price": "60.00",
+            "margin": "6.00",
+            "margin_percent": "10.00",
+        }
+    ]
+    assert money["oct"][0]["price"] == "72.00" and money["oct"][0]["cost"] == "64.80"
+    assert data["money"]["totals"] == [
+        {
+            "currency": "USD",
+            "cost": "118.80",
+            "price": "132.00",
+            "margin": "13.20",
+            "margin_percent": "10.00",
+        }
+    ]
+    assert data["money"]["left_out"][0]["price"] == "60.00"
+    code, output = run("export", "sep", "oct", "coho")
+    assert "  Billing: 132.00 USD, cost 118.80, margin 13.20 (10.00%)" in output
+    assert "  Left out (not exported): 60.00 USD" in output
+    code, output = run("runs", "1")
+    assert "  Billing: 132.00 USD, cost 118.80, margin 13.20 (10.00%)" in output
+    assert "  billing 72.00 USD, cost 64.80, margin 7.20 (10.00%)" in output
+    code, output = run("plan", "sep", "-v")
+    assert code == 0
+    assert "  billing 60.00 USD, cost 54.00, margin 6.00 (10.00%)" in output
+    assert all(len(text) <= 80 for text in output.splitlines())
+
+
+def test_a_fatal_stop_is_shown_with_its_text_live_and_stored(configured: Tenant) -> None:
+    text = "User does not have adequate permissions to create Contracts."
+    configured.sandbox.runtime.reject_writes("Contracts", text=text, times=1)
+    code, output = run("export", "sep", "--json")
+    assert code == 1, output  # the product was written before the stop
+    live = json.loads(output)
+    assert live["status"] == "failed" and text in live["error"]
+    code, output = run("runs", str(live["run_id"]), "--json")
+    assert text in json.loads(output)["error"]
+    code, output = run("runs", str(live["run_id"]))
+    stopped = " ".join(output.split("  stopped: ", 1)[1].split())
+    assert stopped.startswith(live["error"]) or live["error"].startswith(stopped[:60])
+    assert text in " ".join(output.split())
+    code, output = run("runs")
+    assert "failed" in output

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from billbridge.export.results import OperationResult, ReportResult, RunResult
+from billbridge.export.run_views import run_result_of
 from billbridge.render import MAX_PROBLEMS, run_detail, run_result, runs_table, status_words
 from billbridge.store.runs import OperationRecord, ReportRecord, RunDetail, RunSummary
 
@@ -199,7 +200,7 @@ def test_a_run_lists_its_writes_under_each_report() -> None:
         ],
     )
     shown = console()
-    run_detail(shown, detail)
+    run_detail(shown, run_result_of(detail))
     text = text_of(shown)
     blocks = text.split("\n\n")
     assert blocks[0].startswith("run 3: partly failed, started 2026-11-10 02:00:00 UTC by daily")
@@ -235,3 +236,39 @@ def test_the_list_of_runs_fits_80_columns() -> None:
     ]
     assert "1000 2026-11-10 02:00 partly failed     400    1200     300        40     12" in text
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_what_the_engine_records_is_shown_stops_waits_and_unknown_writes() -> None:
+    unknown = OperationResult(
+        "create", "Contract", "sub-1", None, {}, state="unknown", error="timed out"
+    )
+    result = RunResult(
+        9,
+        (
+            report(1, "needs_attention"),
+            report(2, "failed", operations=(unknown,), reason="Contract sub-1: timed out"),
+        ),
+        requests=5,
+        notes=("Contract sub-1: the outcome of its own write is unknown; looked up at 02:05",),
+        error="the API user lacks the permission (HTTP 500): no Contracts",
+        status="failed",
+    )
+    shown = console()
+    run_result(shown, result, planned=False)
+    text = text_of(shown)
+    assert "needs attention 1, failed 1" in text
+    assert "  stopped: the API user lacks the permission (HTTP 500): no Contracts" in text
+    assert "  Contract sub-1: the outcome of its own write is unknown" in text
+    assert "create Contract sub-1 unknown: timed out" in text
+    started = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+    runs = [
+        RunSummary(2, "daily", None, "nothing_due", started, started, 0, 0, 0, 0, 0, 0, 0),
+        RunSummary(
+            1, "cli", None, "failed", started, started, 0, 0, 0, 0, 0, 3, 1, error="no Contracts"
+        ),
+    ]
+    shown = console()
+    runs_table(shown, runs)
+    text = text_of(shown)
+    assert "nothing due" in text and "run 1 stopped: no Contracts" in text
+    assert_fits(text)

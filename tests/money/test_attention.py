@@ -76,6 +76,7 @@ def test_everything_that_needs_a_person(billed_then_corrected: Tenant) -> None:
         f"2 more seats x 22.00 = 44.00 USD to bill (charge {charge} is billed)"
     )
     assert (conflict["amount"], conflict["currency"]) == ("44.00", "USD")
+    assert conflict["detail"].count("44.00 USD") == 1  # the plan's reason carries it once
     failed = items["failed_report"]
     assert failed["report_id"] == "gone-oct" and "987654" in failed["detail"]
     assert items["unlinked"]["organization_id"] == "coho"

@@ -214,6 +214,19 @@ def test_an_export_the_tenant_does_not_fit_says_what_to_fix(world: World) -> Non
         assert "The plan could not be made" in page.text
 
 
+def test_an_export_stopped_by_a_fatal_error_shows_its_run_and_the_exact_text(
+    world: World, browser: httpx.Client
+) -> None:
+    text = "User does not have adequate permissions to create Contracts."
+    world.sandbox.runtime.reject_writes("Contracts", text=text, times=1)
+    page = post(browser, "/reports/bb-2026-10-contoso/export")
+    assert "the export stopped (run" in flashes(page.text)
+    assert "The run stopped:" in page.text and text in page.text
+    assert '<span class="badge bad">failed</span>' in page.text
+    runs = browser.get("/runs").text
+    assert "stopped: " in runs and "adequate permissions" in runs
+
+
 def test_a_long_export_shows_its_run_while_it_goes_on(world: World) -> None:
     url = world.serve(export_wait_s=0.0).url
     world.sandbox.runtime.latency_s = 0.01
@@ -249,6 +262,13 @@ def test_a_run_shows_conflicts_failures_and_exact_autotask_errors(
     conflict = post(browser, "/reports/bb-2026-10-contoso/export")
     assert "Conflicts: a person must decide" in conflict.text
     assert '<tr class="conflict">' in conflict.text and "billed" in conflict.text
+    assert "more seats x" in conflict.text and "USD to bill (charge" in conflict.text
+    assert '<span class="badge warn">needs attention</span>' in conflict.text
+    assert "<h2>Billing</h2>" in conflict.text
+    reports = browser.get("/reports").text
+    row = reports.split("bb-2026-10-contoso</a>", 1)[1].split("</tr>", 1)[0]
+    assert row.count('<span class="badge warn">needs attention</span>') == 2  # state, last run
+    assert "a conflict needs a person" in row and "badge good" not in row
     # a write Autotask refused, with its words, and one whose outcome is unknown
     with world.store.transaction() as uow:
         run_id = uow.runs.start("cli", None)
@@ -276,6 +296,15 @@ def test_a_run_shows_conflicts_failures_and_exact_autotask_errors(
     assert "Failed writes" in failed and "lost: resolved by key" in failed
     assert "Warnings" in failed and "is not in the price list" in failed
     assert "400 Bad Request: contractName: Value is too long &lt;&amp;&gt;" in failed
+    assert '<span class="badge warn">unknown</span>' in failed
+    # a fatal stop, word for word
+    with world.store.transaction() as uow:
+        stopped_id = uow.runs.start("cli", None)
+        text = "User does not have adequate permissions to create Contracts. <b>"
+        uow.runs.finish(stopped_id, "failed", RunTotals(), text)
+    stopped = browser.get(f"/runs/{stopped_id}").text
+    assert "The run stopped:" in stopped
+    assert "permissions to create Contracts. &lt;b&gt;" in stopped
 
 
 def test_settings_are_read_only_and_masked(browser: httpx.Client) -> None:

@@ -32,6 +32,7 @@ from billbridge.domain.records import (
     Value,
     fold,
 )
+from billbridge.domain.totals import conflict_amount
 
 # Autotask keeps money and quantities to four decimal places by default (it rounds unit values
 # on write); a difference finer than what the tenant keeps cannot be written and must not
@@ -86,6 +87,8 @@ class ReportStatus(StrEnum):
     """Everything billbridge could write is written; a conflict waits for a person."""
     SKIPPED = "skipped"
     FAILED = "failed"
+    DEFERRED = "deferred"
+    """Left for a later export: the hourly request budget has no room for it now."""
 
     @property
     def is_done(self) -> bool:
@@ -135,6 +138,34 @@ class ReportPlan:
     @property
     def writes(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.writes)
+
+
+def over_budget(plans: Sequence[ReportPlan], room: int) -> set[str]:
+    """The reports to leave for later so that the writes fit in `room` requests.
+
+    From the first report whose writes no longer fit, every later report that writes is left
+    too: a record shared by several reports is planned by the first of them, so the reports
+    kept (a prefix) never wait for a write of a report left out. Reports that write nothing
+    cost nothing and are kept.
+    """
+    used = 0
+    deferred: set[str] = set()
+    for plan in plans:
+        writes = len(plan.writes)
+        if not writes:
+            continue
+        if deferred or used + writes > room:
+            deferred.add(plan.report_id)
+        else:
+            used += writes
+    return deferred
+
+
+def deferred(plan: ReportPlan, reason: str) -> ReportPlan:
+    """`plan` left for a later export: no operation, its status `deferred` with `reason`."""
+    return ReportPlan(
+        plan.report_id, plan.organization_id, ReportStatus.DEFERRED, reason, (), plan.warnings
+    )
 
 
 def plan_reports(
@@ -455,10 +486,29 @@ def _charge_operation(desired: DesiredCharge, index: _Index, view: TenantView) -
         return replace(
             operation,
             action=Action.CONFLICT,
-            reason=f"charge {charge.id} is already billed (Approve & Post) and is never"
-            " changed; credit or bill the difference in Autotask",
+            reason=_billed_reason(operation, charge, desired.currency),
         )
     return operation
+
+
+def _billed_reason(operation: Operation, charge: ActualCharge, currency: str) -> str:
+    """Why a billed charge's correction is refused, with the difference it is worth:
+    `2 more seats x 22.00 = 44.00 USD to bill (charge 29690004 is billed); ...`."""
+    changes = {
+        name: {"from": operation.previous.get(name), "to": value}
+        for name, value in operation.fields.items()
+    }
+    current = charge.fields()
+    held = {
+        name: value if isinstance(value, Decimal) else None
+        for name in ("unitQuantity", "unitPrice")
+        for value in (current.get(name),)
+    }
+    amount = conflict_amount(changes, held, currency, charge.id)
+    never = "a billed charge is never changed: credit or bill the difference in Autotask"
+    if amount is None:
+        return f"charge {charge.id} is already billed (Approve & Post); {never}"
+    return f"{amount.text}; {never}"
 
 
 def _compare(

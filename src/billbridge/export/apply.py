@@ -29,7 +29,7 @@ import itertools
 import logging
 import queue
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +40,7 @@ from billbridge.autotask import (
     OpaqueServerError,
     UnknownOutcomeError,
 )
-from billbridge.domain.plan import Action, Operation, ReportPlan, same_value
+from billbridge.domain.plan import Action, Operation, same_value
 from billbridge.domain.records import ContractKey, Entity, ProductKey, fold
 from billbridge.export.entities import WRITABLE, Refs, current_fields
 from billbridge.export.journal import Beat as JournalBeat
@@ -67,6 +67,16 @@ class ApplyOptions:
     """How long a write whose outcome is unknown may still land in Autotask: its key is not
     written again before (longer than any time Autotask takes to carry out a request)."""
     heartbeat_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Journaled:
+    """One operation of a run with its journal entry: the record that goes from the plan to
+    the journal to the result; outcomes are keyed by `journal_id`."""
+
+    report_id: str
+    op: Operation
+    journal_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +171,8 @@ class Applier:
         self._result = ApplyResult()
         self._last_beat = self._now()
 
-    def apply(
-        self, plans: Sequence[ReportPlan], journal_ids: Mapping[tuple[str, int], int]
-    ) -> ApplyResult:
-        tasks = self._tasks(plans, journal_ids)
+    def apply(self, operations: Sequence[Journaled]) -> ApplyResult:
+        tasks = self._tasks(operations)
         total = len(tasks)
         events: queue.Queue[tuple[_Task, _Result] | BaseException] = queue.Queue()
         self._journal = JournalWriter(self._store, on_error=events.put)
@@ -228,15 +236,12 @@ class Applier:
 
     # -- scheduling ---------------------------------------------------------------------------
 
-    def _tasks(
-        self, plans: Sequence[ReportPlan], journal_ids: Mapping[tuple[str, int], int]
-    ) -> list[_Task]:
+    def _tasks(self, operations: Sequence[Journaled]) -> list[_Task]:
         tasks = []
-        for plan in plans:
-            for position, op in enumerate(plan.operations):
-                self._note_known(op)
-                if op.writes:
-                    tasks.append(_Task(plan.report_id, op, journal_ids[(plan.report_id, position)]))
+        for entry in operations:
+            self._note_known(entry.op)
+            if entry.op.writes:
+                tasks.append(_Task(entry.report_id, entry.op, entry.journal_id))
         return tasks
 
     def _note_known(self, op: Operation) -> None:

@@ -197,7 +197,9 @@ def _conflict_item(conflict: Any, report: BillingReport | None, names: dict[str,
     who = names.get(organization or "", organization or "")
     detail = amount.text if amount else (conflict.reason or "conflict")
     if amount and conflict.reason:
-        detail = f"{amount.text}. {conflict.reason}"
+        # The plan writes the amount into a billed charge's reason itself: not said twice.
+        said = conflict.reason.startswith(amount.text)
+        detail = conflict.reason if said else f"{amount.text}. {conflict.reason}"
     return Item(
         "conflict",
         f"conflict:{conflict.report_id}:{conflict.entity}:{conflict.key}",

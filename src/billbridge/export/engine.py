@@ -12,13 +12,29 @@ from datetime import date, timedelta
 from types import TracebackType
 
 from billbridge.autotask import AutotaskClient, AutotaskError
+from billbridge.autotask.throttle import ThresholdGovernor
 from billbridge.config import Settings
-from billbridge.domain.plan import ReportPlan, ReportStatus, TenantView, plan_reports
+from billbridge.domain.plan import (
+    ReportPlan,
+    ReportStatus,
+    TenantView,
+    deferred,
+    over_budget,
+    plan_reports,
+)
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
 from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
+from billbridge.domain.totals import Amounts, subscription_charges, total
 from billbridge.export.actual import read_actual
-from billbridge.export.apply import Applier, ApplyOptions, ApplyResult, Outcome, Progress
+from billbridge.export.apply import (
+    Applier,
+    ApplyOptions,
+    ApplyResult,
+    Journaled,
+    Outcome,
+    Progress,
+)
 from billbridge.export.errors import (
     ExportSetupError,
     ExportStoppedError,
@@ -27,11 +43,12 @@ from billbridge.export.errors import (
 )
 from billbridge.export.lease import LEASE_REQUESTS, TenantLease
 from billbridge.export.results import (
+    OperationResult,
     ReportResult,
     RunResult,
     changes_of,
+    operation_result,
     report_result,
-    with_states,
 )
 from billbridge.export.tenant import TenantContext, resolve_tenant
 from billbridge.store import Store
@@ -49,14 +66,32 @@ class Selection:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    reports: list[StoredReport]
+    reports: dict[str, StoredReport]
+    """Report id -> the revision being exported."""
     plans: list[ReportPlan]
     tenant: TenantContext | None
     names: dict[str, str]
     """Organization id -> name, for people reading the results."""
 
-    def result(self, plan: ReportPlan) -> ReportResult:
-        return report_result(plan, self.names.get(plan.organization_id))
+    def stored(self, report_id: str) -> StoredReport:
+        return self.reports[report_id]
+
+    def result(
+        self, plan: ReportPlan, operations: list[OperationResult] | None = None
+    ) -> ReportResult:
+        stored = self.stored(plan.report_id)
+        return report_result(
+            plan,
+            self.names.get(plan.organization_id),
+            revision=stored.revision,
+            money=report_money(stored),
+            operations=operations,
+        )
+
+
+def report_money(stored: StoredReport) -> list[Amounts]:
+    """The report's billing per currency, as the money pages count it."""
+    return total(subscription_charges(stored.report))
 
 
 class ExportEngine:
@@ -86,22 +121,46 @@ class ExportEngine:
         """Every operation an export of `selection` would perform; writes nothing anywhere."""
         before = self._client.stats.total
         prepared = self._prepare(self._select(selection))
-        results = tuple(prepared.result(plan) for plan in prepared.plans)
         reads = self._client.stats.total - before
-        notes = self._budget(prepared, reads)
-        return RunResult(None, results, requests=self._client.stats.total - before, notes=notes)
+        budget = self._budget(prepared, reads)
+        prepared = budget.apply(prepared)
+        results = tuple(prepared.result(plan) for plan in prepared.plans)
+        return RunResult(
+            None, results, requests=self._client.stats.total - before, notes=budget.notes
+        )
 
-    def _budget(self, prepared: _Prepared, reads: int) -> tuple[str, ...]:
-        """How many requests the export needs, and how long the hourly budget makes it take:
-        its writes, the reads again once the lease is held, and the lease itself."""
+    def _budget(self, prepared: _Prepared, reads: int) -> _Budget:
+        """How many requests the export needs, how long the hourly budget makes it take, and
+        which reports to leave for later so that none waits for the budget: its writes, the
+        reads again once the lease is held, and the lease itself (one request to read the
+        tenant's threshold, only when the plan writes anything)."""
         writes = sum(len(plan.writes) for plan in prepared.plans)
         if not writes:
-            return ()
+            return _Budget()
+        overhead = reads + LEASE_REQUESTS
         try:
-            estimate = self._client.budget(writes + reads + LEASE_REQUESTS)
+            estimate = self._client.budget(writes + overhead)
         except AutotaskError as exc:
-            return (f"the hourly request budget could not be read: {_reason(exc)}",)
-        return (estimate.describe(),)
+            return _Budget(notes=(f"the hourly request budget could not be read: {_reason(exc)}",))
+        # Room before the client starts spacing requests out (the last part of the share).
+        paced_from = int((estimate.share - ThresholdGovernor.SLOW_ZONE) * estimate.threshold)
+        room = paced_from - estimate.used - overhead
+        later = over_budget(prepared.plans, room) if writes > room else set()
+        if not later:
+            return _Budget(notes=(estimate.describe(),))
+        until = self._store.clock() + timedelta(minutes=estimate.timeframe_minutes)
+        left = sum(len(p.writes) for p in prepared.plans if p.report_id in later)
+        reason = (
+            f"the hourly request budget has no room for its writes now ({estimate.used:,} of"
+            f" the tenant's {estimate.threshold:,} used; billbridge paces itself from"
+            f" {paced_from:,}); exported by an export after about {until:%H:%M} UTC"
+        )
+        note = (
+            f"{len(later)} report{'' if len(later) == 1 else 's'} ({left:,} writes) deferred"
+            f" to keep within the hourly request budget: `billbridge export --due` after"
+            f" {until:%H:%M} UTC continues them (the daily check does, at the latest)"
+        )
+        return _Budget(frozenset(later), reason, (estimate.describe(), note))
 
     def export(
         self,
@@ -121,16 +180,26 @@ class ExportEngine:
             with _Run(self._store, trigger, selection.today) as run:
                 if not reports:
                     run.finish("nothing_due", RunTotals())
-                    return RunResult(run.id, (), notes=("nothing is due",))
+                    return RunResult(
+                        run.id,
+                        (),
+                        notes=("nothing is due",),
+                        status="nothing_due",
+                        trigger=trigger,
+                        today=selection.today,
+                    )
                 desired = self._desire(reports)
                 read_at = self._store.clock()
+                reading = self._client.stats.total
                 prepared = self._read_and_plan(desired)
+                budget = self._budget(prepared, self._client.stats.total - reading)
+                prepared = budget.apply(prepared)
                 lease = self._lease(prepared, installation)
                 try:
                     if lease is not None and not lease.quiet_since(read_at):
                         # Read again now that no other installation writes: the keys are
                         # checked after anything it created.
-                        prepared = self._read_and_plan(desired)
+                        prepared = budget.apply(self._read_and_plan(desired))
                     journal = self._record(run.id, prepared)
                     applied = self._apply(run.id, prepared, journal, lease, on_progress)
                 finally:
@@ -141,13 +210,16 @@ class ExportEngine:
                     run.id,
                     results,
                     requests=self._client.stats.total - before,
-                    notes=tuple(applied.notes),
+                    notes=(*budget.notes[1:], *applied.notes),
                     error=applied.fatal,
+                    trigger=trigger,
+                    today=selection.today,
                 )
+                result = replace(result, status=_run_status(result))
                 run.finish(_run_status(result), _totals(result), applied.fatal)
                 if applied.fatal is not None:
                     raise ExportStoppedError(
-                        applied.fatal, run_id=run.id, written=len(applied.done)
+                        applied.fatal, run_id=run.id, written=len(applied.done), result=result
                     )
                 return result
 
@@ -207,7 +279,8 @@ class ExportEngine:
             earlier = [i for charges in written.values() for i in charges.values()]
             actual = read_actual(self._client, states, tenant, written_before=earlier)
         plans = plan_reports(desired.decisions, actual or ActualState(), tenant_view(tenant))
-        return _Prepared(desired.reports, plans, tenant, desired.names)
+        stored = {r.report.report_id: r for r in desired.reports}
+        return _Prepared(stored, plans, tenant, desired.names)
 
     def _lease(self, prepared: _Prepared, installation: str) -> TenantLease | None:
         """Hold the tenant's export lease when the plan writes anything (an export with
@@ -229,7 +302,7 @@ class ExportEngine:
         self,
         run_id: int,
         prepared: _Prepared,
-        journal: dict[tuple[str, int], int],
+        journal: dict[str, list[Journaled]],
         lease: TenantLease | None,
         on_progress: Progress | None,
     ) -> ApplyResult:
@@ -252,13 +325,15 @@ class ExportEngine:
             on_progress=on_progress,
             on_beat=lease.renew_if_due if lease is not None else None,
         )
-        return applier.apply(prepared.plans, journal)
+        return applier.apply([entry for entries in journal.values() for entry in entries])
 
-    def _record(self, run_id: int, prepared: _Prepared) -> dict[tuple[str, int], int]:
-        """Store the run's reports and every operation; writes start as `planned`."""
-        journal: dict[tuple[str, int], int] = {}
+    def _record(self, run_id: int, prepared: _Prepared) -> dict[str, list[Journaled]]:
+        """Store the run's reports and every operation (writes start as `planned`); each
+        operation of each report with its journal id, in the plan's order."""
+        journal: dict[str, list[Journaled]] = {}
         with self._store.transaction() as uow:
-            for stored, plan in zip(prepared.reports, prepared.plans, strict=True):
+            for plan in prepared.plans:
+                stored = prepared.stored(plan.report_id)
                 uow.runs.record_report(
                     run_id,
                     ReportRecord(
@@ -286,43 +361,78 @@ class ExportEngine:
                     for position, op in enumerate(plan.operations)
                 ]
                 ids = uow.runs.add_operations(run_id, records)
-                for position, (op, op_id) in enumerate(zip(plan.operations, ids, strict=True)):
-                    if op.writes:
-                        journal[(plan.report_id, position)] = op_id
+                journal[plan.report_id] = [
+                    Journaled(plan.report_id, op, op_id)
+                    for op, op_id in zip(plan.operations, ids, strict=True)
+                ]
         return journal
 
     def _outcomes(
         self,
         run_id: int,
         prepared: _Prepared,
-        journal: dict[tuple[str, int], int],
+        journal: dict[str, list[Journaled]],
         applied: ApplyResult,
     ) -> tuple[ReportResult, ...]:
+        """Each report with what became of each of its writes, found by journal id."""
         results = []
         with self._store.transaction() as uow:
-            for stored, plan in zip(prepared.reports, prepared.plans, strict=True):
-                states: list[tuple[str | None, int | None, str | None]] = []
-                first_error = None
-                for position, op in enumerate(plan.operations):
-                    op_id = journal.get((plan.report_id, position))
-                    if op_id is None:
-                        states.append((None, None, None))
-                        continue
-                    outcome = applied.outcomes.get(op_id) or Outcome(
-                        JournalState.FAILED, error="not sent"
-                    )
-                    states.append((outcome.state.value, outcome.autotask_id, outcome.error))
-                    if outcome.state is not JournalState.DONE:
-                        error = outcome.error or outcome.state.value
-                        first_error = first_error or f"{op.entity.value} {op.key}: {error}"
-                result = with_states(prepared.result(plan), states)
+            for plan in prepared.plans:
+                operations = [_settled(entry, applied) for entry in journal.get(plan.report_id, [])]
+                result = prepared.result(plan, operations)
+                first_error = next(
+                    (
+                        f"{op.entity} {op.key}: {op.error or op.state}"
+                        for op in operations
+                        if op.state is not None and op.state != JournalState.DONE
+                    ),
+                    None,
+                )
                 if first_error is not None:
                     result = replace(result, status=ReportStatus.FAILED.value, reason=first_error)
                     uow.runs.set_report_status(run_id, plan.report_id, result.status, first_error)
                 elif plan.status.is_done:
+                    stored = prepared.stored(plan.report_id)
                     uow.exports.mark_exported(plan.report_id, stored.content_hash, run_id)
                 results.append(result)
-        return tuple(results)
+        # In report id order, as a stored run lists them: one run reads the same either way.
+        return tuple(sorted(results, key=lambda r: r.report_id))
+
+
+def _settled(entry: Journaled, applied: ApplyResult) -> OperationResult:
+    """An operation as recorded, with its write's outcome (a write the applier never settled
+    was not sent)."""
+    result = operation_result(entry.op, entry.journal_id)
+    if not entry.op.writes:
+        return result
+    outcome = applied.outcomes.get(entry.journal_id) or Outcome(
+        JournalState.FAILED, error="not sent"
+    )
+    return replace(
+        result,
+        state=outcome.state.value,
+        autotask_id=outcome.autotask_id if outcome.autotask_id is not None else result.autotask_id,
+        error=outcome.error,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """What the hourly request budget makes of a plan: the reports left for later, and what
+    to tell people (the estimate first)."""
+
+    later: frozenset[str] = frozenset()
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+
+    def apply(self, prepared: _Prepared) -> _Prepared:
+        if not self.later:
+            return prepared
+        plans = [
+            deferred(plan, self.reason) if plan.report_id in self.later else plan
+            for plan in prepared.plans
+        ]
+        return replace(prepared, plans=plans)
 
 
 @dataclass(frozen=True, slots=True)

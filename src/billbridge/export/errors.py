@@ -6,9 +6,14 @@ setting, the input, or the tenant, then run it again); anything else is a bug.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from billbridge.autotask import AuthenticationError, AutotaskError
 from billbridge.config import SettingsError
 from billbridge.store.database import StoreBusyError, StoreError
+
+if TYPE_CHECKING:
+    from billbridge.export.results import RunResult
 
 EXIT_PARTLY_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -36,9 +41,13 @@ class LeaseBusyError(Exception):
 class ExportStoppedError(Exception):
     """A fatal error stopped an export after it began writing; the run records the text."""
 
-    def __init__(self, message: str, *, run_id: int, written: int) -> None:
+    def __init__(
+        self, message: str, *, run_id: int, written: int, result: RunResult | None = None
+    ) -> None:
         self.run_id = run_id
         self.written = written
+        self.result = result
+        """The run as it stopped, for the output that shows it."""
         super().__init__(message)
 
 

@@ -1,11 +1,14 @@
-"""Stored runs in the public JSON shape (INTERFACE.md section 3), for `runs --json` and the web."""
+"""Stored runs as `RunResult`s: `runs --json`, `runs RUN` and the web show a stored run in the
+very shape `export` printed it (INTERFACE.md section 3)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from billbridge.export.results import OperationResult
-from billbridge.store.runs import RunDetail, RunSummary
+from billbridge.domain.totals import Amounts, subscription_charges, total
+from billbridge.export.results import OperationResult, ReportResult, RunResult
+from billbridge.store.runs import OperationRecord, RunDetail, RunSummary
+from billbridge.store.unit_of_work import UnitOfWork
 
 
 def run_summary_json(run: RunSummary) -> dict[str, Any]:
@@ -28,31 +31,67 @@ def run_summary_json(run: RunSummary) -> dict[str, Any]:
     }
 
 
-def run_detail_json(detail: RunDetail) -> dict[str, Any]:
-    data = run_summary_json(detail.summary)
-    operations: dict[str, list[dict[str, Any]]] = {}
+def stored_run(uow: UnitOfWork, run_id: int) -> RunResult | None:
+    """Run `run_id` as stored, with its organizations' names and each report's money at the
+    revision the run exported."""
+    detail = uow.runs.get(run_id)
+    if detail is None:
+        return None
+    organizations = uow.organizations.get_many(r.organization_id for r in detail.reports)
+    names = {o.organization_id: o.name for o in organizations.values()}
+    money: dict[str, list[Amounts]] = {}
+    for report in detail.reports:
+        stored = uow.reports.get(report.report_id, revision=report.revision)
+        if stored is not None:
+            money[report.report_id] = total(subscription_charges(stored.report))
+    return run_result_of(detail, names, money)
+
+
+def run_result_of(
+    detail: RunDetail,
+    names: dict[str, str] | None = None,
+    money: dict[str, list[Amounts]] | None = None,
+) -> RunResult:
+    run = detail.summary
+    operations: dict[str, list[OperationResult]] = {}
     for op in detail.operations:
-        result = OperationResult(
-            op.action,
-            op.entity,
-            op.key,
-            op.autotask_id,
-            op.changes,
-            op.reason,
-            None if op.state == "none" else op.state,
-            op.error,
+        operations.setdefault(op.report_id, []).append(operation_of(op))
+    reports = tuple(
+        ReportResult(
+            report_id=report.report_id,
+            organization_id=report.organization_id,
+            status=report.status,
+            reason=report.reason,
+            operations=tuple(operations.pop(report.report_id, [])),
+            warnings=tuple(report.warnings),
+            organization_name=(names or {}).get(report.organization_id),
+            revision=report.revision,
+            money=tuple((money or {}).get(report.report_id, ())),
         )
-        operations.setdefault(op.report_id, []).append(result.to_json())
-    data["reports"] = [
-        {
-            "report_id": report.report_id,
-            "organization_id": report.organization_id,
-            "revision": report.revision,
-            "status": report.status,
-            "reason": report.reason,
-            "warnings": report.warnings,
-            "operations": operations.get(report.report_id, []),
-        }
         for report in detail.reports
-    ]
-    return data
+    )
+    return RunResult(
+        run.id,
+        reports,
+        requests=run.requests,
+        error=run.error,
+        status=run.status,
+        trigger=run.trigger,
+        today=run.today,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
+
+
+def operation_of(op: OperationRecord) -> OperationResult:
+    return OperationResult(
+        op.action,
+        op.entity,
+        op.key,
+        op.autotask_id,
+        op.changes,
+        op.reason,
+        None if op.state == "none" else op.state,
+        op.error,
+        journal_id=op.id,
+    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from billbridge.config import Settings
 from billbridge.export.connection import ClientFactory
 from billbridge.export.engine import ExportEngine, Selection
-from billbridge.export.errors import EXPECTED_ERRORS, explain
+from billbridge.export.errors import EXPECTED_ERRORS, ExportStoppedError, explain
 from billbridge.export.results import RunResult
 from billbridge.store import Store
 
@@ -82,6 +82,9 @@ class WebExports:
             with self._client_factory(self._settings) as client:
                 engine = ExportEngine(self._store, self._settings, client)
                 job.result = engine.export(job.selection, trigger="web")
+        except ExportStoppedError as exc:  # the run is recorded: its page shows why it stopped
+            job.result = exc.result
+            job.error = explain_error(exc)
         except EXPECTED_ERRORS as exc:
             job.error = explain_error(exc)
         except Exception as exc:  # a thread's failure must still reach the page

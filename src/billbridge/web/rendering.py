@@ -17,6 +17,9 @@ STATUS_CLASS = {
     # report states and statuses
     "exported": "good",
     "nothing_to_do": "muted",
+    "needs_attention": "warn",
+    "needs attention": "warn",
+    "deferred": "warn",
     "not yet due": "muted",
     "due": "info",
     "changed": "info",
@@ -27,6 +30,7 @@ STATUS_CLASS = {
     "partly_failed": "bad",
     "interrupted": "warn",
     "running": "info",
+    "nothing_due": "muted",
     # operations
     "create": "good",
     "update": "info",
@@ -49,6 +53,8 @@ STATUS_CLASS = {
 
 STATUS_LABEL = {
     "nothing_to_do": "nothing to do",
+    "needs_attention": "needs attention",
+    "nothing_due": "nothing due",
     "partly_failed": "partly failed",
     "ok": "ok",
     "warn": "warning",

@@ -16,13 +16,14 @@ from billbridge.domain.schedule import due_date
 from billbridge.store.reports import ReportSummary
 
 EXPORTED = "exported"
+NEEDS_ATTENTION = "needs attention"
 CHANGED = "changed"
 DUE = "due"
 NOT_YET_DUE = "not yet due"
 SKIPPED = "skipped"
 FAILED = "failed"
 
-STATES = (DUE, FAILED, SKIPPED, CHANGED, NOT_YET_DUE, EXPORTED)
+STATES = (DUE, FAILED, NEEDS_ATTENTION, SKIPPED, CHANGED, NOT_YET_DUE, EXPORTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,14 @@ def _state(
         return ReportState(summary, organization, name, explanation, due_on, last_run)
 
     if exported_hash == summary.content_hash:
+        if last_run is not None and last_run.status == "needs_attention":
+            # Written as far as billbridge may; a conflict (a billed charge, a copied
+            # contract) waits for a person, so it is not simply "exported".
+            return state(
+                NEEDS_ATTENTION,
+                "written as far as billbridge may; a conflict needs a person"
+                f" (run {last_run.run_id})",
+            )
         return state(EXPORTED, "exported in its current content")
     blocker = _blocker(organization)
     is_due = due_on <= today

@@ -108,6 +108,9 @@ def _after_start(ctx: Ctx, job: ExportJob, *, back: str) -> Response:
     """Show the run when the export finishes soon; else its page, which follows the export."""
     if job.wait(ctx.admin.export_wait_s):
         if job.error is not None:
+            if job.result is not None and job.result.run_id is not None:
+                ctx.flash("error", job.error)
+                return ctx.redirect(f"/runs/{job.result.run_id}")
             ctx.flash("error", f"The export did not run: {job.error}")
             return ctx.back(back)
         result = job.result
@@ -138,6 +141,8 @@ def _flash_outcome(ctx: Ctx, result: RunResult) -> None:
         ctx.flash("ok", f"Run {result.run_id} finished: {counts}.")
     else:
         ctx.flash("error", f"Run {result.run_id} needs a look: {counts}.")
+    for note in result.notes:
+        ctx.flash("warn", f"Run {result.run_id}: {note}")
 
 
 def _states(

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from billbridge.export.run_views import run_detail_json
+from billbridge.domain.totals import Amounts, money_text
+from billbridge.export.run_views import stored_run
 from billbridge.store.runs import OperationRecord, ReportRecord
 from billbridge.web.handlers import Ctx, page
 from billbridge.web.views import money as money_views
@@ -22,6 +23,7 @@ class ReportBlock:
     record: ReportRecord
     organization_name: str
     operations: list[OperationRecord]
+    money: tuple[Amounts, ...] = ()
 
     @property
     def writes(self) -> list[OperationRecord]:
@@ -36,7 +38,7 @@ class ReportBlock:
 
     @property
     def needs_a_look(self) -> bool:
-        return self.record.status == "failed" or any(
+        return self.record.status in ("failed", "needs_attention") or any(
             op.action == "conflict" or op.state in ("failed", "unknown") for op in self.operations
         )
 
@@ -60,24 +62,20 @@ def run(ctx: Ctx) -> Response:
     run_id = ctx.number_param("run_id")
     with ctx.store.transaction() as uow:
         detail = uow.runs.get(run_id)
-        names = (
-            {
-                o.organization_id: o.name
-                for o in uow.organizations.get_many(
-                    r.organization_id for r in detail.reports
-                ).values()
-            }
-            if detail
-            else {}
-        )
-    if detail is None:
+        result = stored_run(uow, run_id) if detail is not None else None
+    if detail is None or result is None:
         return ctx.not_found(f"There is no run {run_id}.")
+    names = {r.organization_id: r.organization_name or r.organization_id for r in result.reports}
+    money = {r.report_id: r.money for r in result.reports}
     by_report: dict[str, list[OperationRecord]] = {}
     for op in detail.operations:
         by_report.setdefault(op.report_id, []).append(op)
     blocks = [
         ReportBlock(
-            r, names.get(r.organization_id, r.organization_id), by_report.get(r.report_id, [])
+            r,
+            names.get(r.organization_id, r.organization_id),
+            by_report.get(r.report_id, []),
+            money.get(r.report_id, ()),
         )
         for r in detail.reports
     ]
@@ -86,6 +84,9 @@ def run(ctx: Ctx) -> Response:
         "run.html",
         title=f"Run {detail.summary.id}",
         run=detail.summary,
+        run_money=result.money,
+        left_out=result.left_out,
+        money=money_text,
         blocks=blocks,
         conflicts=[op for op in detail.operations if op.action == "conflict"],
         failures=[op for op in detail.operations if op.state in ("failed", "unknown")],
@@ -106,10 +107,10 @@ def run(ctx: Ctx) -> Response:
 def run_json(ctx: Ctx) -> Response:
     run_id = ctx.number_param("run_id")
     with ctx.store.transaction() as uow:
-        detail = uow.runs.get(run_id)
+        detail = stored_run(uow, run_id)
     if detail is None:
         return JSONResponse({"error": f"there is no run {run_id}"}, status_code=404)
-    return JSONResponse(run_detail_json(detail))
+    return JSONResponse(detail.to_json())
 
 
 routes = [
