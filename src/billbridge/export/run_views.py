@@ -1,5 +1,5 @@
 """Stored runs as `RunResult`s: `runs --json`, `runs RUN` and the web show a stored run in the
-very shape `export` printed it (INTERFACE.md section 3)."""
+very shape `export` printed it (docs/cli.md, "JSON for scripts")."""
 
 from __future__ import annotations
 
