@@ -28,7 +28,9 @@ STATUS_STYLE = {
     Status.AUTOTASK_ONLY: "magenta",
 }
 # status, organization, subscription, source, Autotask, difference: 78 columns with the gaps.
-COLUMNS = ((14, "<"), (17, "<"), (13, "<"), (10, ">"), (10, ">"), (9, ">"))
+# Status, organization, source, Autotask, difference: 80 columns with the spaces between.
+COLUMNS = ((14, "<"), (33, "<"), (10, ">"), (10, ">"), (9, ">"))
+NOTE_INDENT = " " * 15
 
 
 def reconcile_lines(reconciliation: Reconciliation) -> list[tuple[str, str]]:
@@ -41,13 +43,15 @@ def reconcile_lines(reconciliation: Reconciliation) -> list[tuple[str, str]]:
     lines = [(text, "bold") for text in _wrap(heading)]
     lines += [
         ("", ""),
-        (_cells("STATUS", "ORGANIZATION", "SUBSCRIPTION", "SOURCE", "AUTOTASK", "DIFF"), "bold"),
+        (_cells("STATUS", "ORGANIZATION", "SOURCE", "AUTOTASK", "DIFF"), "bold"),
     ]
     for row in reconciliation.rows:
-        lines.append((_row_line(row), STATUS_STYLE[row.status]))
+        lines += [(text, STATUS_STYLE[row.status]) for text in _row_lines(row)]
+        subscription = f"{row.subscription_id or 'no subscription'}: {row.product}"
+        lines += [(text, "dim") for text in _wrap(subscription, indent=NOTE_INDENT)]
         note = _note(row)
         if note:
-            lines += [(text, "dim") for text in _wrap(note, indent=" " * 15)]
+            lines += [(text, "dim") for text in _wrap(note, indent=NOTE_INDENT)]
     for totals in reconciliation.totals:
         percent = totals.margin_percent
         lines.append(("", ""))
@@ -82,7 +86,8 @@ def print_reconciliation(console: Console, reconciliation: Reconciliation, reque
     console.print(f"Autotask requests: {requests} (reads only)", markup=False, highlight=False)
 
 
-def _row_line(row: Row) -> str:
+def _row_lines(row: Row) -> list[str]:
+    """The row's figures; a name too long for its column gets a line of its own, never cut."""
     source = money_text(row.source_price) if row.source_price is not None else "-"
     held = money_text(row.autotask_price) if row.autotask_price is not None else "-"
     difference = (
@@ -90,14 +95,11 @@ def _row_line(row: Row) -> str:
         if row.status in (Status.MATCHED, Status.NOT_IN_AUTOTASK)
         else (("+" if row.difference > 0 else "") + money_text(row.difference))
     )
-    return _cells(
-        STATUS_LABEL[row.status],
-        row.organization_name or row.organization_id or "",
-        row.subscription_id or "",
-        source,
-        held,
-        difference,
-    )
+    status = STATUS_LABEL[row.status]
+    name = row.organization_name or row.organization_id or ""
+    if len(name) <= COLUMNS[1][0]:
+        return [_cells(status, name, source, held, difference)]
+    return [f"{status:<{COLUMNS[0][0]}} {name}", _cells("", "", source, held, difference)]
 
 
 def _note(row: Row) -> str:
@@ -112,17 +114,22 @@ def _note(row: Row) -> str:
 
 
 def _cells(*values: str) -> str:
-    cells = []
-    for (width, align), value in zip(COLUMNS, values, strict=True):
-        text = value if len(value) <= width else value[: width - 1] + "…"
-        cells.append(f"{text:{align}{width}}")
-    return " ".join(cells).rstrip()
+    return " ".join(
+        f"{value:{align}{width}}" for (width, align), value in zip(COLUMNS, values, strict=True)
+    ).rstrip()
 
 
 def _wrap(text: str, indent: str = "") -> Sequence[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent or "  ") or [
-        ""
-    ]
+    # Ids hold hyphens: wrap only at spaces, so that no id is ever cut.
+    lines = textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent or "  ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+    return lines or [""]
 
 
 KIND_LABEL = {
