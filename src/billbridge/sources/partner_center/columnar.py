@@ -17,10 +17,12 @@ So a good file takes the fast way and a bad one gets the precise messages, from 
 JSON lines are read by polars' own JSON reader with every column typed as text, which writes a
 JSON number as the shortest text of the nearest double: the same value as Microsoft's text when
 the number has at most 15 significant digits (any such decimal survives a double unchanged).
-So, first, one pass over the raw lines gives up on a file where a column read holds a number of
-more digits, `true`/`false`, an object or a list (the row reader reads those differently), or
-a blank line (JSON lines have one record per line otherwise, so row numbers are line numbers
-and no line count is needed). Not checked: a column named twice in one line (polars keeps the
+So, per chunk of lines, the reader gives up on a file where a column read holds a number of
+more digits (found in the raw lines), where polars gives a value as it writes a boolean, an
+object or a list (`true`, `{...}`: the row reader reads those otherwise; a string that looks
+the same only costs the row reader's time), or where a line is blank (polars skips it; JSON
+lines have one record per line otherwise, so row numbers are line numbers and no line count is
+needed). Not checked: a column named twice in one line (polars keeps the
 first value, Python's JSON the last) or a name spelled with `\\u` escapes.
 """
 
@@ -57,6 +59,8 @@ _DECIMAL = pl.Decimal(38, SCALE)
 _ROW = "__row"
 _EXTRA = "__extra"
 _LINE = "__line"
+_CHUNK_BYTES = 32 << 20
+_MERGE_EVERY = 8
 
 
 def _fast_number(scale: int, max_adjusted: int) -> str:
@@ -137,7 +141,7 @@ def _json_groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | 
             if key in names:
                 return None  # two spellings of one column: which wins is the row reader's call
             names[key] = name
-    unsafe = _unsafe_value(list(names.values()))
+    long_number = _long_number(list(names.values()))
     schema = dict.fromkeys(names.values(), pl.String)
     parts: list[pl.DataFrame] = []
     lines = 0
@@ -149,22 +153,32 @@ def _json_groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | 
             quote_char=None,
             schema={_LINE: pl.String},
         ).get_column(_LINE)
-        # A blank line (null, or only blanks) or a value read otherwise than the row reader does
-        blank = raw.is_null() | (raw.str.strip_chars().str.len_bytes() == 0)
-        if blank.any() or raw.str.contains(unsafe).any():
+        if raw.str.contains(long_number).any():
             return None
         frame = pl.read_ndjson(chunk, schema=schema)
-        if frame.height != raw.len():
+        # polars skips blank lines (and lines of blanks): then rows would not be lines
+        if frame.height != raw.len() or frame.select(_unlike_text(schema)).item():
             return None
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
         # Without blank lines, row N (from 0) of the chunk is line lines + N + 1.
         frame = frame.with_row_index(_ROW, offset=lines + 1)
         parts.append(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
         lines += frame.height
-    if not parts:
+        if len(parts) == _MERGE_EVERY:
+            merged = _merge(parts, columns)
+            parts = [merged]
+    if lines == 0:
         return None
+    merged = _merge(parts, columns)
+    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
+        return None
+    return merged
+
+
+def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
+    """Groups of several chunks as one chunk's."""
     keys = [f"k{i}" for i in range(len(columns.keys))]
-    merged = (
+    return (
         pl.concat(parts)
         .group_by(keys)
         .agg(
@@ -172,35 +186,34 @@ def _json_groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | 
             pl.col("__first").min(),
             *[pl.col(f"l{i}").min() for i in range(len(columns.labels))],
         )
+        .select(parts[0].columns)  # the chunks' order, so that the result merges with them
     )
-    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
-        return None
-    return merged
 
 
-def _chunks(path: Path, size: int = 64 << 20) -> Iterator[bytes]:
-    """The file in pieces of about `size` bytes, each of whole lines."""
-    rest = b""
+def _chunks(path: Path, size: int = _CHUNK_BYTES) -> Iterator[bytes]:
+    """The file in pieces of about `size` bytes, each of whole lines (copied once)."""
     with path.open("rb") as raw:
         while block := raw.read(size):
-            block = rest + block
-            end = block.rfind(b"\n") + 1
-            if end == 0:
-                rest = block
-                continue
-            rest = block[end:]
-            yield block[:end]
-    if rest:
-        yield rest
+            yield block + raw.readline() if block[-1:] != b"\n" else block
 
 
-def _unsafe_value(names: list[str]) -> str:
-    """A line where one of `names` holds a value polars' JSON reader would not give as the
-    row reader reads it: a number of 16 or more significant digits, a boolean, an object or
-    a list."""
+def _long_number(names: list[str]) -> str:
+    """A line where one of `names` holds a number of 16 or more significant digits, which
+    polars' JSON reader would round to a double."""
     keys = "|".join(re.escape(json.dumps(name, ensure_ascii=False)) for name in names)
-    digits = r"-?0*\.?0*[1-9](?:\.?[0-9]){15}"
-    return rf"(?:{keys})\s*:\s*(?:{digits}|[\[{{tf])"
+    return rf"(?:{keys})\s*:\s*-?0*\.?0*[1-9](?:\.?[0-9]){{15}}"
+
+
+def _unlike_text(schema: dict[str, Any]) -> pl.Expr:
+    """True if a value is what polars writes for a boolean, an object or a list (which the row
+    reader reads otherwise); a string that looks the same only costs the row reader's time."""
+    odd = [
+        pl.col(name).is_in(["true", "false"])
+        | pl.col(name).str.starts_with("{")
+        | pl.col(name).str.starts_with("[")
+        for name in schema
+    ]
+    return pl.any_horizontal(odd).any()
 
 
 def _groups(
