@@ -8,7 +8,8 @@ then, each as a user runs it (a fresh `billbridge` process and a fresh SQLite st
   in its own process (its conversion of the file into export blobs happens at its start and is
   not timed: at Microsoft the export is prepared by Microsoft).
 
-Prints the median wall time and peak RSS of each, and their ratio (the goal: pull <= 1.2x).
+Prints the median wall and CPU time and the peak RSS of each, and their ratios (the goal:
+pull <= 1.2x).
 
 Usage: .venv/bin/python bench/bench_pull.py [--rows N] [--repeat 3] [--out DIR]
 """
@@ -36,8 +37,9 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("BILLBRIDGE_")}
 
 
-def timed(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one billbridge process."""
+def timed(args: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one billbridge
+    process."""
     log = cwd / "output.txt"
     with log.open("w") as sink:
         started = time.perf_counter()
@@ -53,7 +55,7 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"billbridge {' '.join(args)} failed:\n{log.read_text()}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def start_emulator(path: Path) -> tuple[subprocess.Popen[str], str]:
@@ -116,7 +118,7 @@ def main() -> None:
     print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
 
-    imports: list[tuple[float, float]] = []
+    imports: list[tuple[float, float, float]] = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="bench-import-") as work:
             cfg = config(Path(work), None)
@@ -137,7 +139,7 @@ def main() -> None:
     started = time.perf_counter()
     emulator, origin = start_emulator(path)
     print(f"emulator ready at {origin} in {time.perf_counter() - started:.1f} s", flush=True)
-    pulls: list[tuple[float, float]] = []
+    pulls: list[tuple[float, float, float]] = []
     try:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory(prefix="bench-pull-") as work:
@@ -149,17 +151,21 @@ def main() -> None:
         if emulator.stdout is not None:
             emulator.stdout.close()
 
-    def show(name: str, runs: list[tuple[float, float]]) -> float:
+    def show(name: str, runs: list[tuple[float, float, float]]) -> tuple[float, float]:
         seconds = statistics.median(run[0] for run in runs)
-        rss = max(run[1] for run in runs)
+        cpu = statistics.median(run[1] for run in runs)
+        rss = max(run[2] for run in runs)
         each = ", ".join(f"{run[0]:.2f}" for run in runs)
-        print(f"{name:<34}{seconds:>8.2f} s {rss:>8.0f} MiB   (runs: {each})")
-        return seconds
+        print(f"{name:<34}{seconds:>7.2f} s {cpu:>6.2f} CPU s {rss:>6.0f} MiB   (wall: {each})")
+        return seconds, cpu
 
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     base = show("billbridge import partner-center", imports)
     pulled = show("billbridge pull partner-center", pulls)
-    print(f"pull / import: {pulled / base:.2f}x (goal <= 1.2x)")
+    print(
+        f"pull / import: {pulled[0] / base[0]:.2f}x wall, {pulled[1] / base[1]:.2f}x CPU"
+        " (goal <= 1.2x)"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from billbridge.microsoft import KINDS, InvoiceSummary, Kind, MicrosoftSettings,
 from billbridge.microsoft.client import PartnerCenterClient
 from billbridge.microsoft.errors import MalformedResponseError, MicrosoftError, SasExpiredError
 from billbridge.microsoft.exports import BlobSpan, Manifest, blob_of
-from billbridge.microsoft.transcode import jsonl_to_csv, usage_columns
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
 
@@ -113,17 +112,6 @@ def pull_partner_center(
     finally:
         if own:
             client.close()
-
-
-def _as_csv(path: Path, spans: list[BlobSpan]) -> tuple[Path, list[BlobSpan]]:
-    """The usage export as CSV when it can be (the reader's fast way), else as it is. The CSV's
-    header is line 1: blob lines move down one."""
-    target = path.with_suffix(".csv")
-    if not jsonl_to_csv(path, target, usage_columns()):
-        target.unlink(missing_ok=True)
-        return path, spans
-    path.unlink()
-    return target, [BlobSpan(s.name, s.first + 1, s.last + 1) for s in spans]
 
 
 def daily_pull(settings: Settings, store: Store) -> Callable[[date], PullResult | None] | None:
@@ -340,8 +328,6 @@ class _Puller:
                 url = self._start(invoice_id, kind)
                 restarted = 1
                 continue
-            if kind == "usage":
-                path, spans = _as_csv(path, spans)
             return path, spans, manifest.eTag, restarted
 
     def _download(self, manifest: Manifest, path: Path, what: str) -> list[BlobSpan]:

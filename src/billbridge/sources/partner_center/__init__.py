@@ -101,7 +101,7 @@ def _read_usage(source: Source, log: ProblemLog) -> dict[usage.UsageKey, usage.M
         log.add(source.name, source.header_line, column, message)
     if problems:
         return None
-    if source.format == "csv":
+    if source.format in ("csv", "json-lines"):
         try:
             meters = read_usage_csv(source, binding)
         except Refused as exc:

@@ -1,22 +1,37 @@
-"""The columnar reader of the daily-rated usage CSV (polars), for files of millions of rows.
+"""The columnar reader of the daily-rated usage file (polars), for files of millions of rows.
 
-polars reads the columns billbridge uses as text and groups the rows by the raw text of the
-key columns (`usage.KEY_FIELDS`). The two summed columns are checked against `FAST_NUMBER`, a
-stricter form of `numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal
-holds exactly, and summed as such decimals (polars refuses an overflowing sum). `usage.finish`
-then parses each distinct key once. The file's physical lines are counted meanwhile, in a
-thread, so that row numbers can be shown as line numbers.
+polars reads the columns billbridge uses as text (from CSV, or from the JSON lines of Graph's
+usage export) and groups the rows by the raw text of the key columns (`usage.KEY_FIELDS`). The
+two summed columns are checked against `FAST_NUMBER`, a stricter form of
+`numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal holds exactly,
+and summed as such decimals (polars refuses an overflowing sum). `usage.finish` then parses
+each distinct key once. A CSV's physical lines are counted meanwhile, in a thread, so that row
+numbers can be shown as line numbers.
 
 This reader proves a file good or gives up: anything it cannot vouch for (a value that does not
 match, blanks where a value is required, more decimal places, a row with more fields than the
 header, a field spanning lines so that row numbers would not be line numbers, a polars error)
 returns None, and the row reader reads the file again and reports each problem with its line.
 So a good file takes the fast way and a bad one gets the precise messages, from one set of rules.
+
+JSON lines are read by polars' own JSON reader with every column typed as text, which writes a
+JSON number as the shortest text of the nearest double: the same value as Microsoft's text when
+the number has at most 15 significant digits (any such decimal survives a double unchanged).
+So, per chunk of lines, the reader gives up on a file where a column read holds a number of
+more digits (found in the raw lines), where polars gives a value as it writes a boolean, an
+object or a list (`true`, `{...}`: the row reader reads those otherwise; a string that looks
+the same only costs the row reader's time), or where a line is blank (polars skips it; JSON
+lines have one record per line otherwise, so row numbers are line numbers and no line count is
+needed). Not checked: a column named twice in one line (polars keeps the
+first value, Python's JSON the last) or a name spelled with `\\u` escapes.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,6 +58,9 @@ SCALE = 20
 _DECIMAL = pl.Decimal(38, SCALE)
 _ROW = "__row"
 _EXTRA = "__extra"
+_LINE = "__line"
+_CHUNK_BYTES = 32 << 20
+_MERGE_EVERY = 8
 
 
 def _fast_number(scale: int, max_adjusted: int) -> str:
@@ -63,17 +81,22 @@ FAST_NUMBER = _fast_number(SCALE, MAX_ADJUSTED_EXPONENT)
 
 
 def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsage] | None:
-    """The file's meters, or None when the row reader must decide. `Refused` (a gzip bomb)
-    is raised: the row reader must not try that file again."""
+    """The file's meters (CSV or JSON lines), or None when the row reader must decide.
+    `Refused` (a gzip bomb) is raised: the row reader must not try that file again."""
     columns = layout(binding)
     try:
-        with source.plain_csv() as path, ThreadPoolExecutor(1) as pool:
-            lines = pool.submit(_lines, path)  # while polars works (it releases the GIL)
-            groups = _groups(path, source, columns)
-            # One more line than rows (the header), unless a quoted field spans lines or a line
-            # is blank, when row numbers would not be line numbers.
-            if groups is not None and lines.result() != int(groups.get_column("__rows").sum()) + 1:
-                return None
+        if source.format == "json-lines":
+            with source.plain_csv() as path:
+                groups = _json_groups(path, source, columns)
+        else:
+            with source.plain_csv() as path, ThreadPoolExecutor(1) as pool:
+                lines = pool.submit(_lines, path)  # while polars works (it releases the GIL)
+                groups = _groups(_csv_frame(path, source), _columns(source), columns)
+                # One more line than rows (the header), unless a quoted field spans lines or a
+                # line is blank, when row numbers would not be line numbers.
+                rows = int(groups.get_column("__rows").sum()) if groups is not None else 0
+                if groups is not None and lines.result() != rows + 1:
+                    return None
     except Refused:
         raise
     except (pl.exceptions.PolarsError, OSError, EOFError, zlib.error, UnicodeError):
@@ -86,12 +109,11 @@ def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsag
         return None
 
 
-def _groups(
-    path: Path, source: Source, columns: Layout, *, skip_empty: bool = False
-) -> pl.DataFrame | None:
-    # Columns by position (the header is parsed by the row reader's rules), plus one more: a
-    # row with more fields than the header (an unquoted comma) fills it, and is sent to the
-    # row reader, which reports it. polars does not notice extra fields it does not read.
+def _csv_frame(path: Path, source: Source) -> pl.LazyFrame:
+    """The rows, numbered from 0 after the header (line N + 2). Columns by position (the
+    header is parsed by the row reader's rules), plus one more: a row with more fields than
+    the header (an unquoted comma) fills it, and is sent to the row reader, which reports it.
+    polars does not notice extra fields it does not read."""
     schema = {f"c{i}": pl.String for i in range(len(source.columns))} | {_EXTRA: pl.String}
     frame = pl.scan_csv(
         path,
@@ -101,10 +123,120 @@ def _groups(
         missing_columns="insert",
         encoding="utf8",
     )
-    index = {canonical(n): i for i, n in reversed(list(enumerate(source.columns)))}
+    return frame.with_row_index(_ROW, offset=2)
+
+
+def _columns(source: Source) -> dict[str, str]:
+    """The frame's column of each canonical key (the first of a name written twice)."""
+    return {canonical(n): f"c{i}" for i, n in reversed(list(enumerate(source.columns)))}
+
+
+def _json_groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
+    """The JSON lines grouped, a chunk of lines at a time (so that memory stays bounded: polars
+    would hold the whole file), the chunks' groups then merged."""
+    names: dict[str, str] = {}
+    for name in source.columns:
+        key = canonical(name)
+        if key in columns.keys + columns.sums + columns.labels:
+            if key in names:
+                return None  # two spellings of one column: which wins is the row reader's call
+            names[key] = name
+    long_number = _long_number(list(names.values()))
+    schema = dict.fromkeys(names.values(), pl.String)
+    parts: list[pl.DataFrame] = []
+    lines = 0
+    for chunk in _chunks(path):
+        raw = pl.read_csv(
+            chunk,
+            has_header=False,
+            separator="\x01",  # JSON escapes control characters: no line holds one
+            quote_char=None,
+            schema={_LINE: pl.String},
+        ).get_column(_LINE)
+        if raw.str.contains(long_number).any():
+            return None
+        frame = pl.read_ndjson(chunk, schema=schema)
+        # polars skips blank lines (and lines of blanks): then rows would not be lines
+        if frame.height != raw.len() or frame.select(_unlike_text(schema)).item():
+            return None
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
+        # Without blank lines, row N (from 0) of the chunk is line lines + N + 1.
+        frame = frame.with_row_index(_ROW, offset=lines + 1)
+        parts.append(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
+        lines += frame.height
+        if len(parts) == _MERGE_EVERY:
+            merged = _merge(parts, columns)
+            parts = [merged]
+    if lines == 0:
+        return None
+    merged = _merge(parts, columns)
+    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
+        return None
+    return merged
+
+
+def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
+    """Groups of several chunks as one chunk's."""
+    keys = [f"k{i}" for i in range(len(columns.keys))]
+    return (
+        pl.concat(parts)
+        .group_by(keys)
+        .agg(
+            pl.col("__rows", "__bad", "s0", "s1").sum(),
+            pl.col("__first").min(),
+            *[pl.col(f"l{i}").min() for i in range(len(columns.labels))],
+        )
+        .select(parts[0].columns)  # the chunks' order, so that the result merges with them
+    )
+
+
+def _chunks(path: Path, size: int = _CHUNK_BYTES) -> Iterator[bytes]:
+    """The file in pieces of about `size` bytes, each of whole lines (copied once)."""
+    with path.open("rb") as raw:
+        while block := raw.read(size):
+            yield block + raw.readline() if block[-1:] != b"\n" else block
+
+
+def _long_number(names: list[str]) -> str:
+    """A line where one of `names` holds a number of 16 or more significant digits, which
+    polars' JSON reader would round to a double."""
+    keys = "|".join(re.escape(json.dumps(name, ensure_ascii=False)) for name in names)
+    return rf"(?:{keys})\s*:\s*-?0*\.?0*[1-9](?:\.?[0-9]){{15}}"
+
+
+def _unlike_text(schema: dict[str, Any]) -> pl.Expr:
+    """True if a value is what polars writes for a boolean, an object or a list (which the row
+    reader reads otherwise); a string that looks the same only costs the row reader's time."""
+    odd = [
+        pl.col(name).is_in(["true", "false"])
+        | pl.col(name).str.starts_with("{")
+        | pl.col(name).str.starts_with("[")
+        for name in schema
+    ]
+    return pl.any_horizontal(odd).any()
+
+
+def _groups(
+    frame: pl.LazyFrame, names: dict[str, str], columns: Layout, *, skip_empty: bool = False
+) -> pl.DataFrame | None:
+    """The rows grouped by their raw keys, or None if a value is not vouched for."""
+    groups = _aggregate(frame, names, columns, skip_empty=skip_empty).collect()
+    if groups.height == 0 or int(groups.get_column("__bad").sum()) > 0:
+        return None
+    labels = [f"l{i}" for i in range(len(columns.labels))]
+    if not skip_empty and groups.select(pl.any_horizontal(pl.col(labels) == "").any()).item():
+        return _groups(frame, names, columns, skip_empty=True)
+    return groups
+
+
+def _aggregate(
+    frame: pl.LazyFrame, names: dict[str, str], columns: Layout, *, skip_empty: bool
+) -> pl.LazyFrame:
+    """`frame` grouped by the raw keys: `frame` has a text column per canonical key as `names`
+    says, `_ROW` (the line of each row) and `_EXTRA` (not null: a row to refuse)."""
 
     def column(key: str | None) -> pl.Expr:
-        return pl.lit(None, dtype=pl.String) if key is None else pl.col(f"c{index[key]}")
+        return pl.lit(None, dtype=pl.String) if key is None else pl.col(names[key])
 
     keys = [column(key).alias(f"k{i}") for i, key in enumerate(columns.keys)]
     # Per group, how many values are not vouched for: extra fields, numbers the pattern does not
@@ -123,24 +255,13 @@ def _groups(
         (_non_empty(column(key)) if skip_empty else column(key)).min().alias(f"l{i}")
         for i, key in enumerate(columns.labels)
     ]
-    aggregated = (
-        frame.with_row_index(_ROW)
-        .group_by(keys)
-        .agg(
-            pl.len().alias("__rows"),
-            pl.col(_ROW).min().alias("__first"),
-            pl.sum_horizontal(unproven).alias("__bad"),
-            *sums,
-            *labels,
-        )
+    return frame.group_by(keys).agg(
+        pl.len().alias("__rows"),
+        pl.col(_ROW).min().alias("__first"),
+        pl.sum_horizontal(unproven).alias("__bad"),
+        *sums,
+        *labels,
     )
-    groups = aggregated.collect()
-    if groups.height == 0 or int(groups.get_column("__bad").sum()) > 0:
-        return None
-    names = [f"l{i}" for i in range(len(columns.labels))]
-    if not skip_empty and groups.select(pl.any_horizontal(pl.col(names) == "").any()).item():
-        return _groups(path, source, columns, skip_empty=True)
-    return groups
 
 
 def accepted(text: pl.Expr) -> pl.Expr:
@@ -162,8 +283,7 @@ def _raw_groups(frame: pl.DataFrame) -> list[tuple[tuple[str | None, ...], RawGr
     keys = zip(*(column(f"k{i}") for i in range(len(KEY_FIELDS))), strict=True)
     labels = zip(*(column(f"l{i}") for i in range(len(LABEL_FIELDS))), strict=True)
     return [
-        # The header is line 1: row N (from 0) is line N + 2, the line count having been checked.
-        (key, RawGroup(first + 2, quantity, cost, list(label)))
+        (key, RawGroup(first, quantity, cost, list(label)))
         for key, first, quantity, cost, label in zip(
             keys, column("__first"), column("s0"), column("s1"), labels, strict=True
         )

@@ -1,0 +1,143 @@
+"""The columnar reader on JSON lines (Graph's usage export): the row reader's results, to the
+digit, and the row reader's turn wherever polars would read a value otherwise."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import billbridge.sources.partner_center as package
+from billbridge.sources.partner_center import PartnerCenterImport, columnar, usage
+
+from .builders import REAL_USAGE, api_items, json_lines, read, usage_row
+
+
+def hashes(result: PartnerCenterImport) -> dict[str, str]:
+    return {located.report.report_id: located.report.content_hash for located in result.reports}
+
+
+def located(result: PartnerCenterImport) -> list[tuple[str, int | None]]:
+    return [(located.report.report_id, located.line) for located in result.reports]
+
+
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What each call of the columnar reader returned (None: the row reader's turn)."""
+    outcomes: list[object] = []
+    real: Callable[..., Any] = columnar.read_usage_csv
+
+    def recorded(*args: Any) -> Any:
+        outcome = real(*args)
+        outcomes.append(outcome)
+        return outcome
+
+    monkeypatch.setattr(package, "read_usage_csv", recorded)
+    return outcomes
+
+
+def by_rows(path: Path, monkeypatch: pytest.MonkeyPatch) -> PartnerCenterImport:
+    with monkeypatch.context() as patch:
+        patch.setattr(package, "read_usage_csv", lambda *_: None)
+        return read(path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_USAGE.exists(), reason="reference samples not present")
+def test_the_real_file_as_json_lines_agrees_with_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with gzip.open(REAL_USAGE, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    path = tmp_path / "usage.jsonl"
+    path.write_text(json_lines(api_items(rows)), encoding="utf-8")
+    outcomes = spy(monkeypatch)
+    columnar_result = read(path)
+    assert outcomes and outcomes[0] is not None, "the columnar reader gave up"
+    rows_result = by_rows(path, monkeypatch)
+    assert hashes(columnar_result) == hashes(rows_result)
+    assert located(columnar_result) == located(rows_result)
+    assert columnar_result.organizations == rows_result.organizations
+    assert hashes(read(REAL_USAGE)) == hashes(columnar_result)  # and the CSV's
+
+
+def _items(count: int = 4) -> list[dict[str, Any]]:
+    rows = [
+        usage_row(Quantity=f"0.{i + 1}", BillingPreTaxTotal=f"1.2{i}", MeterName=f"Meter {i % 2}")
+        for i in range(count)
+    ]
+    return api_items(rows)
+
+
+def _text(items: list[dict[str, Any]]) -> str:
+    return json_lines(items)
+
+
+def test_small_json_lines_are_read_in_columns_with_their_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "usage.jsonl"
+    path.write_text(_text(_items()), encoding="utf-8")
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes and outcomes[0] is not None
+    assert hashes(result) == hashes(by_rows(path, monkeypatch))
+    assert located(result) == located(by_rows(path, monkeypatch))
+    assert located(result)[0][1] == 1  # JSON lines have no header
+
+
+@pytest.mark.parametrize(
+    ("name", "spoil"),
+    [
+        # 17 significant digits: a double would round them
+        (
+            "a long number",
+            lambda t: t.replace('"quantity": 0.1,', '"quantity": 0.10000000000000001,'),
+        ),
+        ("a boolean", lambda t: t.replace('"customerName": "Contoso Ltd"', '"customerName": true')),
+        ("an object", lambda t: t.replace('"customerName": "Contoso Ltd"', '"customerName": {}')),
+        ("a blank line", lambda t: t.replace("\n", "\n\n", 1)),
+        ("a line of blanks", lambda t: t.replace("\n", "\n  \n", 1)),
+    ],
+)
+def test_what_polars_would_read_otherwise_goes_to_the_row_reader(
+    name: str, spoil: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _text(_items())
+    spoiled = spoil(text)
+    assert spoiled != text, name
+    path = tmp_path / "usage.jsonl"
+    path.write_text(spoiled, encoding="utf-8")
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes == [None], name
+    assert result.reports
+
+
+def test_json_lines_read_in_chunks_keep_their_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines are counted across chunks: a meter first seen in a later chunk keeps its line."""
+    items = _items(40)
+    for i, item in enumerate(items):
+        item["meterId"] = f"00000000-0000-4000-8000-{i % 7:012d}"
+    path = tmp_path / "usage.jsonl"
+    path.write_text(_text(items), encoding="utf-8")
+    real = columnar._chunks
+    monkeypatch.setattr(columnar, "_chunks", lambda p: real(p, size=700))
+    chunks = list(columnar._chunks(path))
+    assert len(chunks) > 3 and all(c.endswith(b"\n") for c in chunks)
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes and outcomes[0] is not None
+    rows_result = by_rows(path, monkeypatch)
+    assert hashes(result) == hashes(rows_result)
+    assert located(result) == located(rows_result)
+    groups = outcomes[0]
+    assert isinstance(groups, dict)
+    assert sorted(m.line for m in groups.values() if isinstance(m, usage.MeterUsage)) == list(
+        range(1, 8)
+    )
