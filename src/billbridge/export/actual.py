@@ -76,7 +76,7 @@ def _companies(client: AutotaskClient, ids: Sequence[int]) -> dict[int, Any]:
 def _keyed_contracts(
     client: AutotaskClient, subscriptions: Sequence[str], tenant: TenantContext
 ) -> list[ActualContract]:
-    found = client.query_in(
+    found = client.query_in_all(
         CONTRACTS.route, tenant.udf_name, subscriptions, udf=True, batch_size=BATCH
     )
     return [CONTRACTS.actual(r, tenant) for r in found]
@@ -89,7 +89,7 @@ def _unkeyed_contracts(
     look-alikes a user should review as possible duplicates."""
     if not company_ids:
         return []
-    found = client.query_in(
+    found = client.query_in_all(
         CONTRACTS.route,
         "companyID",
         company_ids,
