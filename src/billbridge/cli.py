@@ -515,6 +515,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        refresh_per_second=2,
     ) as progress:
         task = progress.add_task(description, total=None)
 

@@ -210,6 +210,13 @@ def test_in_batching_with_a_udf(client: AutotaskClient, sandbox: RunningSandbox)
     )
     assert len(found) == 430
     assert client.stats.by_endpoint["contracts"] - before == 3  # 200 + 200 + 31 values
+    # The batches read at once: the same records in the same order, the same 3 requests.
+    before = client.stats.by_endpoint["contracts"]
+    at_once = client.query_in_all(
+        "Contracts", "Subscription ID", wanted, udf=True, extra=[F.eq("companyID", company)]
+    )
+    assert [r["id"] for r in at_once] == [r["id"] for r in found]
+    assert client.stats.by_endpoint["contracts"] - before == 3
 
 
 # -- faults, for real ----------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def _companies(client: AutotaskClient, ids: Sequence[int]) -> dict[int, Any]:
 def _keyed_contracts(
     client: AutotaskClient, subscriptions: Sequence[str], tenant: TenantContext
 ) -> list[ActualContract]:
-    found = client.query_in(
+    found = client.query_in_all(
         CONTRACTS.route, tenant.udf_name, subscriptions, udf=True, batch_size=BATCH
     )
     return [CONTRACTS.actual(r, tenant) for r in found]
@@ -89,7 +89,7 @@ def _unkeyed_contracts(
     look-alikes a user should review as possible duplicates."""
     if not company_ids:
         return []
-    found = client.query_in(
+    found = client.query_in_all(
         CONTRACTS.route,
         "companyID",
         company_ids,
@@ -104,6 +104,10 @@ def _products(client: AutotaskClient, keys: Iterable[ProductKey]) -> list[Actual
     skus = sorted(k.sku for k in keys if k.sku is not None)
     names = sorted(k.name for k in keys if k.sku is None and k.name is not None)
     route = PRODUCTS.route
+    if skus and names and len(skus) + len(names) <= BATCH:
+        # One query instead of two: the `or` holds as many values as one batch would.
+        either = F.or_(F.in_("sku", skus), F.in_("name", names))
+        return [records.product(r) for r in client.query(route, [either])]
     found = list(client.query_in(route, "sku", skus, batch_size=BATCH)) if skus else []
     if names:
         found += client.query_in(route, "name", names, batch_size=BATCH)

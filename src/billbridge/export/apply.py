@@ -57,10 +57,16 @@ Beat = Callable[[], None]
 
 @dataclass(frozen=True, slots=True)
 class ApplyOptions:
-    workers: int = 9
-    """Threads sending requests: contracts, charges and products, 3 each."""
+    workers: int = 12
+    """Threads sending requests: contracts, charges and products, 3 each in flight and
+    `ahead` each waiting for a slot."""
     per_endpoint: int = 3
     """Writes of one entity in flight at once: Autotask's thread limit per endpoint."""
+    ahead: int = 1
+    """Writes of one entity journaled `sending` beyond `per_endpoint`, each waiting at the
+    client for a slot of the endpoint: a slot that frees is taken at once, without waiting
+    for the journal to commit the next intent (about 3 ms of every 25 before). A crash
+    leaves them `sending`, as for a write in flight: looked up by key after the horizon."""
     attempts: int = 3
     """Sends of one write at most, each after the previous outcome was looked up."""
     unknown_write_horizon_s: float = 300.0
@@ -291,7 +297,7 @@ class Applier:
         passes them to `send` once that is committed. Returns how many were launched."""
         chosen: list[_Task] = []
         for entity, ready in self._ready.items():
-            while ready and busy[entity] < self._options.per_endpoint:
+            while ready and busy[entity] < self._options.per_endpoint + self._options.ahead:
                 chosen.append(ready.popleft())
                 busy[entity] += 1
         if not chosen:

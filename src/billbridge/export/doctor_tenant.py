@@ -17,6 +17,7 @@ from typing import Any
 from billbridge.autotask import AutotaskClient, F, FieldInfo, udf_value
 from billbridge.config import Settings
 from billbridge.domain.records import ChargeMarker
+from billbridge.export import tenant_cache
 from billbridge.export.connection import ClientFactory, client_from_settings
 from billbridge.export.doctor import Check, run_doctor
 from billbridge.export.tenant import (
@@ -46,19 +47,27 @@ def run_tenant_doctor(
     if not reached or misfit:  # a misfit is already named, each with its setting
         return checks
     with client_factory(settings) as client:
-        probes = tenant_checks(client, settings)
+        probes = tenant_checks(client, settings, store=store)
     # The probes say more about these than `doctor` does: each once.
     superseded = {p.name for p in probes} | {"contract type"}
     return [c for c in checks if c.name not in superseded] + probes
 
 
-def tenant_checks(client: AutotaskClient, settings: Settings) -> list[Check]:
-    """Every read-only probe of the tenant, in the order a person fixes them."""
-    meta = read_metadata(client, settings.export.product_billing_code or "")
+def tenant_checks(
+    client: AutotaskClient, settings: Settings, *, store: Store | None = None
+) -> list[Check]:
+    """Every read-only probe of the tenant, in the order a person fixes them. With `store`,
+    the metadata read replaces the exports' cached copy (a misfit drops it)."""
+    code = settings.export.product_billing_code or ""
+    meta = read_metadata(client, code)
     checks: list[Check] = []
     try:
         tenant = context_from(meta, settings)
+        if store is not None:
+            tenant_cache.save(store, tenant_cache.cache_key(client, code), meta)
     except TenantMisfitError as exc:
+        if store is not None:
+            tenant_cache.forget(store)
         checks.extend(
             Check("tenant fit", "fail", problem, "set the setting named, or fix the tenant")
             for problem in exc.problems

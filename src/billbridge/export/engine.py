@@ -50,7 +50,8 @@ from billbridge.export.results import (
     operation_result,
     report_result,
 )
-from billbridge.export.tenant import TenantContext, resolve_tenant
+from billbridge.export.tenant import TenantContext
+from billbridge.export.tenant_cache import resolve_tenant_cached
 from billbridge.store import Store
 from billbridge.store.reports import StoredReport
 from billbridge.store.runs import JournalState, OperationRecord, ReportRecord, RunTotals
@@ -192,6 +193,7 @@ class ExportEngine:
                 read_at = self._store.clock()
                 reading = self._client.stats.total
                 prepared = self._read_and_plan(desired)
+                desired, prepared = self._fresh_before_writes(desired, prepared)
                 budget = self._budget(prepared, self._client.stats.total - reading)
                 prepared = budget.apply(prepared)
                 lease = self._lease(prepared, installation)
@@ -245,14 +247,34 @@ class ExportEngine:
     def _prepare(self, reports: list[StoredReport]) -> _Prepared:
         return self._read_and_plan(self._desire(reports))
 
-    def _desire(self, reports: list[StoredReport]) -> _Desired:
+    def _fresh_before_writes(
+        self, desired: _Desired, prepared: _Prepared
+    ) -> tuple[_Desired, _Prepared]:
+        """A plan that writes, made on cached metadata, is checked on metadata read now: the
+        required fields and picklists a write is checked against are never the cache's.
+        The same context keeps the plan; another one (the tenant changed) plans again."""
+        cached = desired.tenant
+        if cached is None or cached.cached_at is None:
+            return desired, prepared
+        if not any(plan.writes for plan in prepared.plans):
+            return desired, prepared
+        fresh = resolve_tenant_cached(self._client, self._settings, self._store, fresh=True)
+        if fresh == cached:
+            return replace(desired, tenant=fresh), replace(prepared, tenant=fresh)
+        desired = self._desire(desired.reports, tenant=fresh)
+        return desired, self._read_and_plan(desired)
+
+    def _desire(
+        self, reports: list[StoredReport], *, tenant: TenantContext | None = None
+    ) -> _Desired:
         """The reports' desired records, and the tenant's context if any report is exported."""
         with self._store.transaction() as uow:
             organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
             skus = {line.sku for r in reports for line in r.report.lines}
             price_list = uow.price_list.get_many(skus)
         exportable = [r for r in reports if organizations[r.report.organization_id].is_exportable]
-        tenant = resolve_tenant(self._client, self._settings) if exportable else None
+        if exportable and tenant is None:
+            tenant = resolve_tenant_cached(self._client, self._settings, self._store)
         rules = ExportRules(
             subscription_types=frozenset(self._settings.export.subscription_types),
             azure_product_name=self._settings.export.azure_product_name,

@@ -134,7 +134,7 @@ class Charges:
     def of_contracts(
         self, client: AutotaskClient, contract_ids: Sequence[int], period_start: date, batch: int
     ) -> list[ActualCharge]:
-        found = client.query_in(
+        found = client.query_in_all(
             self.route,
             "contractID",
             sorted(contract_ids),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from billbridge.store import Store
-from billbridge.store.runs import JournalState
+from billbridge.store.runs import JournalState, Settlement
 
 logger = logging.getLogger(__name__)
 
@@ -103,21 +103,21 @@ class JournalWriter:
                     entry.send()
 
     def _commit(self, batch: Sequence[Entry]) -> None:
+        """One transaction, one statement per kind of entry (many rows each)."""
+        intents = [(e.operation_ids, e.sent_at) for e in batch if isinstance(e, Intent)]
+        settled = [e for e in batch if isinstance(e, Settled)]
+        beats = {e.run_id for e in batch if isinstance(e, Beat)}
         with self.store.transaction() as uow:
-            for entry in batch:
-                if isinstance(entry, Intent):
-                    uow.runs.set_operation_state(
-                        entry.operation_ids, JournalState.SENDING, sent_at=entry.sent_at
-                    )
-                elif isinstance(entry, Settled):
-                    uow.runs.set_operation_state(
-                        [entry.operation_id],
-                        entry.state,
-                        autotask_id=entry.autotask_id,
-                        error=entry.error,
-                    )
-                    if entry.remember is not None and entry.autotask_id is not None:
-                        entity, key, report_id = entry.remember
-                        uow.exports.remember(entity, key, entry.autotask_id, report_id)
-                else:
-                    uow.runs.heartbeat(entry.run_id)
+            uow.runs.mark_sending(intents)
+            uow.runs.settle(
+                [Settlement(e.operation_id, e.state, e.autotask_id, e.error) for e in settled]
+            )
+            uow.exports.remember_many(
+                [
+                    (*e.remember[:2], e.autotask_id, e.remember[2])
+                    for e in settled
+                    if e.remember is not None and e.autotask_id is not None
+                ]
+            )
+            for run_id in beats:
+                uow.runs.heartbeat(run_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
@@ -134,7 +135,7 @@ class TenantContext:
     cost_visible: bool = True
     """Whether the API user sees `unitCost` (products and charges). When False, Autotask reads
     it empty and ignores writes to it: never plan an update of a cost."""
-    cost_evidence: str = ""
+    cost_evidence: str = field(default="", compare=False)
     """Why `cost_visible` is what it is, for `doctor`."""
     unit_decimals: int = 4
     """Decimals the tenant keeps for unit money fields (`autotask.unit_decimals`)."""
@@ -142,6 +143,9 @@ class TenantContext:
     """Length of the subscription UDF (0: not said by the tenant)."""
     field_lengths: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: _EMPTY)
     """Entity -> text field -> the most characters the tenant keeps (for bookkeeping fields)."""
+    cached_at: datetime | None = field(default=None, compare=False)
+    """When the metadata this context comes from was read, if it came from the state store's
+    cache (`export/tenant_cache.py`); None when it was read in this run."""
 
     @property
     def unit_quantum(self) -> Decimal:
@@ -272,13 +276,18 @@ def resolve_tenant(client: AutotaskClient, settings: Settings) -> TenantContext:
     Autotask errors (authentication, an outage) propagate with their own kind: only a tenant
     that does not fit the settings is an `ExportSetupError`.
     """
-    export = settings.export
-    if not export.product_billing_code:
+    meta = read_metadata(client, billing_code_setting(settings))
+    return context_from(meta, settings)
+
+
+def billing_code_setting(settings: Settings) -> str:
+    """`export.product_billing_code`, or `ExportSetupError` when it is not set."""
+    code = settings.export.product_billing_code
+    if not code:
         raise ExportSetupError(
             "export.product_billing_code: is not set; name the material billing code products get"
         )
-    meta = read_metadata(client, export.product_billing_code)
-    return context_from(meta, settings)
+    return code
 
 
 def context_from(meta: TenantMetadata, settings: Settings) -> TenantContext:

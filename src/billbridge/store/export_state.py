@@ -8,13 +8,17 @@ store) never causes a duplicate.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from billbridge.store.batches import distinct_chunks
 from billbridge.store.schema import installation, key_map, report_exports
+
+_FORGET_KEY = delete(key_map).where(
+    and_(key_map.c.entity == bindparam("e"), key_map.c.key == bindparam("k"))
+)
 
 
 class ExportStateRepository:
@@ -46,6 +50,21 @@ class ExportStateRepository:
                 updated_at=self._clock(),
             )
         )
+
+    def remember_many(self, records: Sequence[tuple[str, str, int, str | None]]) -> None:
+        """`remember` for many (entity, key, Autotask id, report id) at once; the last of
+        one key wins."""
+        latest = {(entity, key): (i, report) for entity, key, i, report in records}
+        if not latest:
+            return
+        now = self._clock()
+        forgotten = [{"e": entity, "k": key} for entity, key in latest]
+        self._db.execute(_FORGET_KEY, forgotten)
+        rows = [
+            {"entity": e, "key": k, "autotask_id": i, "report_id": r, "updated_at": now}
+            for (e, k), (i, r) in latest.items()
+        ]
+        self._db.execute(insert(key_map), rows)
 
     def ids_by_report(self, entity: str, report_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         """Report id -> {key: Autotask id} of the records of `entity` written for it."""

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Text, bindparam, func, insert, select, update
 
 from billbridge.store.batches import distinct_chunks
 from billbridge.store.schema import run_operations, run_reports, runs
@@ -39,6 +39,38 @@ class JournalState(StrEnum):
     before the unknown-write horizon has passed."""
     NONE = "none"
     """An operation that writes nothing (unchanged, conflict)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A write's outcome for `RunRepository.settle`: an id or error given is kept, None
+    leaves what the operation holds."""
+
+    operation_id: int
+    state: str
+    autotask_id: int | None = None
+    error: str | None = None
+
+
+# Statements built once: the journal writes thousands of rows per run, and building and
+# caching a statement per row cost more than executing it.
+_MARK_SENDING = (
+    update(run_operations)
+    .where(run_operations.c.id == bindparam("op_id"))
+    .values(state=JournalState.SENDING.value, sent_at=bindparam("at"), updated_at=bindparam("now"))
+)
+_SETTLE = (
+    update(run_operations)
+    .where(run_operations.c.id == bindparam("op_id"))
+    .values(
+        state=bindparam("new_state"),
+        autotask_id=func.coalesce(
+            bindparam("new_autotask_id", type_=BigInteger), run_operations.c.autotask_id
+        ),
+        error=func.coalesce(bindparam("new_error", type_=Text), run_operations.c.error),
+        updated_at=bindparam("now"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,29 +261,31 @@ class RunRepository:
         )
 
     def add_operations(self, run_id: int, operations: Sequence[OperationRecord]) -> list[int]:
-        ids = []
+        if not operations:
+            return []
         now = self._clock()
-        for op in operations:
-            result = self._db.execute(
-                insert(run_operations)
-                .values(
-                    run_id=run_id,
-                    report_id=op.report_id,
-                    position=op.position,
-                    action=op.action,
-                    entity=op.entity,
-                    key=op.key,
-                    autotask_id=op.autotask_id,
-                    changes=json.dumps(op.changes, sort_keys=True),
-                    reason=op.reason,
-                    state=op.state,
-                    error=op.error,
-                    updated_at=now,
-                )
-                .returning(run_operations.c.id)
-            )
-            ids.append(int(result.scalar_one()))
-        return ids
+        rows = [
+            {
+                "run_id": run_id,
+                "report_id": op.report_id,
+                "position": op.position,
+                "action": op.action,
+                "entity": op.entity,
+                "key": op.key,
+                "autotask_id": op.autotask_id,
+                "changes": json.dumps(op.changes, sort_keys=True),
+                "reason": op.reason,
+                "state": op.state,
+                "error": op.error,
+                "updated_at": now,
+            }
+            for op in operations
+        ]
+        # One statement for all (insertmanyvalues), the ids in the order of `operations`.
+        statement = insert(run_operations).returning(
+            run_operations.c.id, sort_by_parameter_order=True
+        )
+        return [int(row.id) for row in self._db.execute(statement, rows)]
 
     def set_operation_state(
         self,
@@ -274,6 +308,29 @@ class RunRepository:
             .where(run_operations.c.id.in_(list(operation_ids)))
             .values(**values)
         )
+
+    def mark_sending(self, intents: Sequence[tuple[Sequence[int], datetime]]) -> None:
+        """Record writes `sending` at their moment, many at once: (operation ids, sent at)."""
+        now = self._clock()
+        rows = [{"op_id": i, "at": sent_at, "now": now} for ids, sent_at in intents for i in ids]
+        if rows:
+            self._db.execute(_MARK_SENDING, rows)
+
+    def settle(self, outcomes: Sequence[Settlement]) -> None:
+        """Record the outcomes of writes, many at once (one statement, many parameter sets)."""
+        now = self._clock()
+        rows = [
+            {
+                "op_id": o.operation_id,
+                "new_state": str(o.state),
+                "new_autotask_id": o.autotask_id,
+                "new_error": o.error,
+                "now": now,
+            }
+            for o in outcomes
+        ]
+        if rows:
+            self._db.execute(_SETTLE, rows)
 
     def finish(self, run_id: int, status: str, totals: RunTotals, error: str | None = None) -> None:
         now = self._clock()

@@ -230,3 +230,16 @@ pull_exports = Table(
 )
 
 # --- end pulls ---
+
+# --- tenant metadata cache (migration 0006) ---
+
+tenant_metadata = Table(
+    "tenant_metadata",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("read_at", UTCDateTime, nullable=False),
+    Column("last_operation_id", Integer, nullable=False),
+)
+
+# --- end tenant metadata cache ---

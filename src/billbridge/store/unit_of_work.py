@@ -13,6 +13,7 @@ from billbridge.store.price_list import PriceListRepository
 from billbridge.store.pulls import PullRepository
 from billbridge.store.reports import ReportRepository
 from billbridge.store.runs import RunRepository
+from billbridge.store.tenant_metadata import TenantMetadataRepository
 
 
 class UnitOfWork:
@@ -26,3 +27,4 @@ class UnitOfWork:
         self.runs = RunRepository(connection, clock)
         self.exports = ExportStateRepository(connection, clock)
         self.pulls = PullRepository(connection, clock)  # P: pull
+        self.tenant_metadata = TenantMetadataRepository(connection, clock)
