@@ -260,6 +260,17 @@ def _parse_percent(value: str) -> Decimal:
     return number
 
 
+# Shared by `import partner-center` and `pull partner-center`.
+LicenseMarkupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--license-markup",
+        help="Sell licences not in the price list at cost + PCT%.",
+        metavar="PCT",
+    ),
+]
+
+
 @import_app.command("partner-center", cls=PlainCommand)
 def import_partner_center_command(
     ctx: typer.Context,
@@ -288,14 +299,7 @@ def import_partner_center_command(
             metavar="PCT",
         ),
     ] = None,
-    license_markup: Annotated[
-        str | None,
-        typer.Option(
-            "--license-markup",
-            help="Sell licences not in the price list at cost + PCT%.",
-            metavar="PCT",
-        ),
-    ] = None,
+    license_markup: LicenseMarkupOption = None,
 ) -> None:
     """Microsoft Partner Center files: organizations by tenant id (links untouched) and reports."""
     from billbridge.importing import import_partner_center
@@ -974,14 +978,7 @@ def pull_partner_center_command(
             metavar="PCT",
         ),
     ] = None,
-    license_markup: Annotated[
-        str | None,
-        typer.Option(
-            "--license-markup",
-            help="Sell licences not in the price list at cost + PCT%.",
-            metavar="PCT",
-        ),
-    ] = None,
+    license_markup: LicenseMarkupOption = None,
     unbilled: Annotated[
         str | None,
         typer.Option(
