@@ -33,6 +33,7 @@ from billbridge.domain.totals import SubscriptionCharge, subscription_charges
 from billbridge.export import records
 from billbridge.export.errors import ExportSetupError
 from billbridge.export.sheets import Sheet
+from billbridge.export.tenant import find_udf
 from billbridge.store import Store
 
 BATCH = 200
@@ -233,9 +234,9 @@ def reconcile_period(
 def contract_udf(client: AutotaskClient, settings: Settings) -> str:
     """The subscription UDF's name as the tenant spells it."""
     wanted = settings.autotask.subscription_udf
-    for udf in client.udfs("Contracts"):
-        if udf.name.casefold() == wanted.casefold():
-            return udf.name
+    name, _ = find_udf(client.udfs("Contracts"), wanted)
+    if name is not None:
+        return name
     raise ExportSetupError(
         f"autotask.subscription_udf: Autotask has no contract user-defined field {wanted!r}"
     )

@@ -294,7 +294,7 @@ def context_from(meta: TenantMetadata, settings: Settings) -> TenantContext:
     """The context of a tenant whose metadata is `meta`; every misfit named at once."""
     export = settings.export
     problems: list[str] = []
-    udf_name, udf_length = _check_udf(meta.contract_udfs, settings.autotask.subscription_udf)
+    udf_name, udf_length = find_udf(meta.contract_udfs, settings.autotask.subscription_udf)
     if udf_name is None:
         problems.append(
             f"autotask.subscription_udf: Autotask has no contract user-defined field"
@@ -430,7 +430,9 @@ def _material_use_types(fields: Mapping[str, FieldInfo]) -> set[object] | None:
     return values or None
 
 
-def _check_udf(udfs: Sequence[UdfInfo], name: str) -> tuple[str | None, int]:
+def find_udf(udfs: Sequence[UdfInfo], name: str) -> tuple[str | None, int]:
+    """The UDF named `name` (without regard to case, as Autotask compares): its name as the
+    tenant spells it and its length, or (None, 0)."""
     for udf in udfs:
         if udf.name.casefold() == name.casefold():
             return udf.name, udf.length
