@@ -334,6 +334,37 @@ def test_an_export_gives_way_to_another_installation_holding_the_lease(tenant: T
     assert len(tenant.all("Contracts")) == 1
 
 
+def test_a_lease_stamp_whose_answer_is_lost_is_looked_up_not_written_twice(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from billbridge.autotask import UnknownOutcomeError
+    from billbridge.export.lease import TenantLease
+    from billbridge.export.tenant import resolve_tenant
+
+    create = tenant.client.create
+    lost: list[int] = []
+
+    def create_then_lose_the_answer(entity: str, body: Mapping[str, Any]) -> int:
+        made = create(entity, body)
+        if not lost:
+            lost.append(made)
+            raise UnknownOutcomeError("HTTP 500: the write may or may not have been applied")
+        return made
+
+    monkeypatch.setattr(tenant.client, "create", create_then_lose_the_answer)
+    lease = TenantLease(
+        tenant.client,
+        resolve_tenant(tenant.client, tenant.settings),
+        "00000000-0000-4000-8000-000000000003",
+    )
+    lease.acquire()
+    [record] = tenant.lease_records()
+    assert lost == [record["id"]] and "held until=" in record["description"]
+    lease.release()
+    [record] = tenant.lease_records()
+    assert "free since=" in record["description"]
+
+
 def test_the_lease_tells_whether_another_installation_can_have_written_since(
     tenant: Tenant,
 ) -> None:

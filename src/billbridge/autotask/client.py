@@ -327,10 +327,17 @@ class AutotaskClient:
         """`GET /ThresholdInformation` now (also feeds the pacing)."""
         return self._governor.read_now()
 
-    def budget(self, requests: int) -> BudgetEstimate:
-        """How long the hourly budget makes `requests` requests take, from a fresh reading of
-        `ThresholdInformation` and this client's `threshold_share` (one request)."""
-        return estimate_budget(self.threshold(), requests, self.config.threshold_share)
+    def budget(self, requests: int, *, read_after: int | None = None) -> BudgetEstimate:
+        """How long the hourly budget makes `requests` requests take, from a new reading of
+        `ThresholdInformation`, or from one taken since `threshold_reads` was `read_after`,
+        and this client's `threshold_share`."""
+        info = self.threshold() if read_after is None else self._governor.recent(read_after)
+        return estimate_budget(info, requests, self.config.threshold_share)
+
+    @property
+    def threshold_reads(self) -> int:
+        """How many times this client has read `ThresholdInformation`."""
+        return self._governor.reads
 
     def zone(self) -> ZoneInfo:
         """The API user's zone (looked up once, then cached)."""

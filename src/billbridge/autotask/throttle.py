@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from billbridge.autotask.errors import AutotaskError, ThrottledError
@@ -171,6 +171,8 @@ class ThresholdGovernor:
         self._read_at = 0.0
         self._since_read = 0
         self._reading = False
+        self._settled = threading.Event()  # no reading in flight
+        self._settled.set()
         self._next_slot = 0.0
         self.reads = 0
         self.paced_seconds = 0.0
@@ -189,13 +191,26 @@ class ThresholdGovernor:
         """Read `ThresholdInformation` now; requests sent meanwhile go on with the estimate."""
         with self._lock:
             self._reading = True
+            self._settled.clear()
         try:
             info = self._read()
+            self.observe(info)
         finally:
-            with self._lock:
-                self._reading = False
-        self.observe(info)
+            self._settle()
         return info
+
+    def recent(self, after: int) -> ThresholdInfo:
+        """The last reading, with the requests this client sent since counted in, if it was
+        taken after the first `after` readings (`reads` when the caller began); otherwise a
+        new reading. (An export has the threshold read with its first request, a moment
+        before it needs an estimate: a second reading would cost a round trip for nothing.)"""
+        self._settled.wait(timeout=60.0)  # a reading in flight is as recent as any
+        with self._lock:
+            info = self._info
+            if info is not None and self.reads > after:
+                count = info.current_timeframe_request_count + self._since_read
+                return replace(info, current_timeframe_request_count=count)
+        return self.read_now()
 
     def observe(self, info: ThresholdInfo) -> None:
         """Take a fresh reading (also used by `AutotaskClient.threshold()`)."""
@@ -208,6 +223,8 @@ class ThresholdGovernor:
     def before_request(self) -> None:
         """Called before each request: refresh the reading when due, then pace or wait."""
         if not self.enabled:
+            with self._lock:
+                self._since_read += 1  # still counted: `recent` adds them to the last reading
             return
         waited = 0.0
         while True:
@@ -245,15 +262,29 @@ class ThresholdGovernor:
             if not due or self._reading:
                 return
             self._reading = True
+            self._settled.clear()
+            first = info is None and not force
+        if first:
+            # Nothing is known yet and the share is presumably free: the first reading goes
+            # on beside the request that asked for it rather than a round trip before it.
+            threading.Thread(target=self._refresh, name="threshold", daemon=True).start()
+            return
+        self._refresh(fatal_raises=True)
+
+    def _refresh(self, *, fatal_raises: bool = False) -> None:
         try:
             self.observe(self._read())
         except AutotaskError as exc:
-            if not exc.retriable:
+            if fatal_raises and not exc.retriable:
                 raise
             logger.info("could not read ThresholdInformation: %s", exc)
         finally:
-            with self._lock:
-                self._reading = False
+            self._settle()
+
+    def _settle(self) -> None:
+        with self._lock:
+            self._reading = False
+        self._settled.set()
 
     def _in_slow_zone(self, info: ThresholdInfo) -> bool:
         threshold = info.external_request_threshold

@@ -7,6 +7,7 @@ the writes through the journal and records each report's outcome.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from types import TracebackType
@@ -41,7 +42,13 @@ from billbridge.export.errors import (
     LeaseBusyError,
     SelectionError,
 )
-from billbridge.export.lease import LEASE_REQUESTS, TenantLease
+from billbridge.export.lease import (
+    LEASE_REQUESTS,
+    TenantLease,
+    acquire_in_background,
+    give_back,
+    tell,
+)
 from billbridge.export.results import (
     OperationResult,
     ReportResult,
@@ -121,16 +128,17 @@ class ExportEngine:
     def plan(self, selection: Selection) -> RunResult:
         """Every operation an export of `selection` would perform; writes nothing anywhere."""
         before = self._client.stats.total
+        readings = self._client.threshold_reads
         prepared = self._prepare(self._select(selection))
         reads = self._client.stats.total - before
-        budget = self._budget(prepared, reads)
+        budget = self._budget(prepared, reads, readings)
         prepared = budget.apply(prepared)
         results = tuple(prepared.result(plan) for plan in prepared.plans)
         return RunResult(
             None, results, requests=self._client.stats.total - before, notes=budget.notes
         )
 
-    def _budget(self, prepared: _Prepared, reads: int) -> _Budget:
+    def _budget(self, prepared: _Prepared, reads: int, readings_before: int) -> _Budget:
         """How many requests the export needs, how long the hourly budget makes it take, and
         which reports to leave for later so that none waits for the budget: its writes, the
         reads again once the lease is held, and the lease itself (one request to read the
@@ -140,7 +148,7 @@ class ExportEngine:
             return _Budget()
         overhead = reads + LEASE_REQUESTS
         try:
-            estimate = self._client.budget(writes + overhead)
+            estimate = self._client.budget(writes + overhead, read_after=readings_before)
         except AutotaskError as exc:
             return _Budget(notes=(f"the hourly request budget could not be read: {_reason(exc)}",))
         # Room before the client starts spacing requests out (the last part of the share).
@@ -178,6 +186,7 @@ class ExportEngine:
                 installation = uow.exports.installation_id()
             reports = self._select(selection)
             before = self._client.stats.total
+            readings = self._client.threshold_reads
             with _Run(self._store, trigger, selection.today) as run:
                 if not reports:
                     run.finish("nothing_due", RunTotals())
@@ -189,14 +198,25 @@ class ExportEngine:
                         trigger=trigger,
                         today=selection.today,
                     )
-                desired = self._desire(reports)
-                read_at = self._store.clock()
-                reading = self._client.stats.total
-                prepared = self._read_and_plan(desired)
-                desired, prepared = self._fresh_before_writes(desired, prepared)
-                budget = self._budget(prepared, self._client.stats.total - reading)
-                prepared = budget.apply(prepared)
-                lease = self._lease(prepared, installation)
+                tenant_known: Future[TenantContext] = Future()
+                early = self._early_lease(reports, installation, tenant_known)
+                try:
+                    desired = self._desire(reports)
+                    tell(tenant_known, desired.tenant)
+                    read_at = self._store.clock()
+                    reading = self._client.stats.total
+                    prepared = self._read_and_plan(desired)
+                    desired, prepared = self._fresh_before_writes(desired, prepared)
+                    reads = self._client.stats.total - reading
+                    if early is not None:  # its requests so far are not reads of the plan
+                        reads = max(0, reads - (LEASE_REQUESTS - 1))
+                    budget = self._budget(prepared, reads, readings)
+                    prepared = budget.apply(prepared)
+                    lease = self._lease(prepared, installation, early)
+                except BaseException as exc:
+                    tell(tenant_known, exc)
+                    give_back(early)
+                    raise
                 try:
                     if lease is not None and not lease.quiet_since(read_at):
                         # Read again now that no other installation writes: the keys are
@@ -304,21 +324,58 @@ class ExportEngine:
         stored = {r.report.report_id: r for r in desired.reports}
         return _Prepared(stored, plans, tenant, desired.names)
 
-    def _lease(self, prepared: _Prepared, installation: str) -> TenantLease | None:
+    def _early_lease(
+        self, reports: list[StoredReport], installation: str, tenant: Future[TenantContext]
+    ) -> Future[TenantLease] | None:
+        """Start taking the lease at once, on a thread of its own, when the export is sure to
+        write: a report of an exportable organization that was never exported writes its
+        charges. Its round trips then overlap the reading of the tenant and of the plan (the
+        lease waits for `tenant` only to create its record); an export that turns out to
+        write nothing gives it back. An export of reports written before takes the lease
+        only once its plan writes, so that an unchanged re-export costs no request for it."""
+        ids = [r.report.report_id for r in reports]
+        with self._store.transaction() as uow:
+            organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
+            written = uow.exports.ids_by_report(Entity.CHARGE.value, ids)
+        new = [
+            r
+            for r in reports
+            if organizations[r.report.organization_id].is_exportable
+            and not written.get(r.report.report_id)
+        ]
+        if not new:
+            return None
+        return acquire_in_background(self._new_lease(tenant, installation))
+
+    def _lease(
+        self, prepared: _Prepared, installation: str, early: Future[TenantLease] | None
+    ) -> TenantLease | None:
         """Hold the tenant's export lease when the plan writes anything (an export with
         nothing to write needs none, and costs no request for it)."""
         tenant = prepared.tenant
-        if tenant is None or not any(plan.writes for plan in prepared.plans):
+        writes = tenant is not None and any(plan.writes for plan in prepared.plans)
+        if early is not None:
+            lease = early.result()  # raises LeaseBusyError as `acquire` does
+            if writes:
+                return lease
+            lease.release()
             return None
-        lease = TenantLease(
+        if tenant is None or not writes:
+            return None
+        lease = self._new_lease(tenant, installation)
+        lease.acquire()
+        return lease
+
+    def _new_lease(
+        self, tenant: TenantContext | Future[TenantContext], installation: str
+    ) -> TenantLease:
+        return TenantLease(
             self._client,
             tenant,
             installation,
             duration_s=self._settings.export.lease_s,
             clock=self._store.clock,
         )
-        lease.acquire()
-        return lease
 
     def _apply(
         self,

@@ -22,15 +22,17 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from billbridge.autotask import AutotaskClient, AutotaskError, F
+from billbridge.autotask import AutotaskClient, AutotaskError, F, UnknownOutcomeError
 from billbridge.export.entities import PRODUCTS
-from billbridge.export.errors import LeaseBusyError
+from billbridge.export.errors import ExportSetupError, LeaseBusyError
 from billbridge.export.tenant import TenantContext
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ _STAMP = re.compile(
 )
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _FIELDS = ("id", "sku", "description")
+_STAMP_ATTEMPTS = 4
 LEASE_REQUESTS = 4
 """Requests an uncontended lease costs: read, stamp, read again, release."""
 
@@ -66,7 +69,7 @@ class TenantLease:
     def __init__(
         self,
         client: AutotaskClient,
-        tenant: TenantContext,
+        tenant: TenantContext | Future[TenantContext],
         installation: str,
         *,
         duration_s: float = 900.0,
@@ -152,6 +155,20 @@ class TenantLease:
         return min(live, key=lambda c: c.product_id) if live else None
 
     def _stamp(self, *, held: bool) -> None:
+        """Write the stamp. A write whose outcome is unknown is written again, the record
+        looked up first when it was a creation (a stamp written twice is the same stamp)."""
+        for attempt in range(1, _STAMP_ATTEMPTS + 1):
+            try:
+                self._write_stamp(held=held)
+                return
+            except UnknownOutcomeError:
+                if attempt == _STAMP_ATTEMPTS:
+                    raise
+                if self._product_id is None:
+                    self._other_holder()  # finds this installation's record if it was created
+                logger.info("the export lease's stamp may not have been written; writing again")
+
+    def _write_stamp(self, *, held: bool) -> None:
         now = self._clock()
         until = now + self._duration if held else None
         state = f"held until={until:{_TIME}}" if until else f"free since={now:{_TIME}}"
@@ -160,16 +177,19 @@ class TenantLease:
             f" delete. [billbridge lease {state}]"
         )
         if self._product_id is None:
+            tenant = (
+                self._tenant if isinstance(self._tenant, TenantContext) else self._tenant.result()
+            )
             body: dict[str, Any] = {
                 "name": "billbridge export lease",
                 "sku": f"{SKU_PREFIX}{self.installation}",
                 "description": description,
-                "productBillingCodeID": self._tenant.billing_code_id,
+                "productBillingCodeID": tenant.billing_code_id,
                 "unitCost": 0,
                 "unitPrice": 0,
                 "isActive": False,
                 "isSerialized": False,
-                **self._tenant.product_extras(),
+                **tenant.product_extras(),
             }
             self._product_id = self._client.create(PRODUCTS.route, body)
         else:
@@ -198,3 +218,41 @@ def _time(text: str | None) -> datetime | None:
         return datetime.strptime(text, _TIME).replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def acquire_in_background(lease: TenantLease) -> Future[TenantLease]:
+    """`lease.acquire()` on a thread of its own; the future holds the lease or the error."""
+    future: Future[TenantLease] = Future()
+
+    def acquire() -> None:
+        try:
+            lease.acquire()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the lease
+            future.set_exception(exc)
+        else:
+            future.set_result(lease)
+
+    threading.Thread(target=acquire, name="lease", daemon=True).start()
+    return future
+
+
+def give_back(early: Future[TenantLease] | None) -> None:
+    """Release a lease taken in the background by an export that stopped before using it."""
+    if early is None:
+        return
+    try:
+        lease = early.result()
+    except Exception:  # noqa: BLE001 - not taken (the export stops for its own reason)
+        return
+    lease.release()
+
+
+def tell(tenant: Future[TenantContext], outcome: TenantContext | BaseException | None) -> None:
+    """Settle the tenant a background lease waits for (once: later outcomes are ignored). No
+    tenant, or an error, stops the lease before it writes anything."""
+    if tenant.done():
+        return
+    if isinstance(outcome, TenantContext):
+        tenant.set_result(outcome)
+    else:
+        tenant.set_exception(outcome or ExportSetupError("no organization to export"))
