@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 
+from isal import isal_zlib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from billbridge.microsoft.errors import (
@@ -38,6 +39,7 @@ _CHUNK = 1 << 20
 _MAX_BLOBS = 10_000
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=/-]*$")
 _DEFAULT_POLL_S = 10.0
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, isal_zlib.error)  # type: ignore[assignment]
 
 
 class ManifestBlob(BaseModel):
@@ -205,7 +207,8 @@ def download(
         url = manifest.blob_url(blob)
         sink = _LineSink(target)
         with http.blob(url, blob.name) as response:
-            inflater = zlib.decompressobj(wbits=31)
+            # ISA-L inflates 2-3x faster than zlib (the pull's biggest single cost)
+            inflater = isal_zlib.decompressobj(wbits=31)
             partial = False  # bytes of a gzip member were read but its end was not
             try:
                 for chunk in response.iter_raw(_CHUNK):
@@ -216,9 +219,9 @@ def download(
                         if inflater.eof:
                             # the next gzip member (several in one blob are allowed)
                             chunk = inflater.unused_data
-                            inflater = zlib.decompressobj(wbits=31)
+                            inflater = isal_zlib.decompressobj(wbits=31)
                             partial = False
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 raise MalformedResponseError(
                     f"blob {blob.name} of {what} is not valid gzip: {exc}", url=url
                 ) from None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import billbridge.sources.partner_center as package
-from billbridge.sources.partner_center import PartnerCenterImport, columnar, usage
+from billbridge.sources.partner_center import PartnerCenterImport, columnar, columnar_json, usage
 
 from .builders import REAL_USAGE, api_items, json_lines, read, usage_row
 
@@ -126,9 +126,9 @@ def test_json_lines_read_in_chunks_keep_their_line_numbers(
         item["meterId"] = f"00000000-0000-4000-8000-{i % 7:012d}"
     path = tmp_path / "usage.jsonl"
     path.write_text(_text(items), encoding="utf-8")
-    real = columnar._chunks
-    monkeypatch.setattr(columnar, "_chunks", lambda p: real(p, size=700))
-    chunks = list(columnar._chunks(path))
+    real = columnar_json._chunks
+    monkeypatch.setattr(columnar_json, "_chunks", lambda p: real(p, size=700))
+    chunks = list(columnar_json._chunks(path))
     assert len(chunks) > 3 and all(c.endswith(b"\n") for c in chunks)
     outcomes = spy(monkeypatch)
     result = read(path)
@@ -141,3 +141,15 @@ def test_json_lines_read_in_chunks_keep_their_line_numbers(
     assert sorted(m.line for m in groups.values() if isinstance(m, usage.MeterUsage)) == list(
         range(1, 8)
     )
+
+
+@pytest.mark.parametrize(
+    "value", ["0.10000000000000001", "-1234567890123456", "0.000012345678901234567", "1.5e+300"]
+)
+def test_the_cheap_long_number_check_finds_whatever_the_precise_one_does(value: str) -> None:
+    import re
+
+    line = f'{{"Quantity" : {value}, "x": "a"}}'
+    precise = re.search(columnar_json._long_number(["Quantity"]), line)
+    if precise:
+        assert re.search(columnar_json.ANY_LONG_NUMBER, line)

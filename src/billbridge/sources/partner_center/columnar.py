@@ -14,24 +14,12 @@ header, a field spanning lines so that row numbers would not be line numbers, a 
 returns None, and the row reader reads the file again and reports each problem with its line.
 So a good file takes the fast way and a bad one gets the precise messages, from one set of rules.
 
-JSON lines are read by polars' own JSON reader with every column typed as text, which writes a
-JSON number as the shortest text of the nearest double: the same value as Microsoft's text when
-the number has at most 15 significant digits (any such decimal survives a double unchanged).
-So, per chunk of lines, the reader gives up on a file where a column read holds a number of
-more digits (found in the raw lines), where polars gives a value as it writes a boolean, an
-object or a list (`true`, `{...}`: the row reader reads those otherwise; a string that looks
-the same only costs the row reader's time), or where a line is blank (polars skips it; JSON
-lines have one record per line otherwise, so row numbers are line numbers and no line count is
-needed). Not checked: a column named twice in one line (polars keeps the
-first value, Python's JSON the last) or a name spelled with `\\u` escapes.
+JSON lines are read by `columnar_json`, which says what it checks.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -58,8 +46,6 @@ SCALE = 20
 _DECIMAL = pl.Decimal(38, SCALE)
 _ROW = "__row"
 _EXTRA = "__extra"
-_LINE = "__line"
-_CHUNK_BYTES = 32 << 20
 _MERGE_EVERY = 8
 
 
@@ -86,8 +72,9 @@ def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsag
     columns = layout(binding)
     try:
         if source.format == "json-lines":
-            with source.plain_csv() as path:
-                groups = _json_groups(path, source, columns)
+            from billbridge.sources.partner_center.columnar_json import json_groups
+
+            groups = json_groups(source, columns)
         else:
             with source.plain_csv() as path, ThreadPoolExecutor(1) as pool:
                 lines = pool.submit(_lines, path)  # while polars works (it releases the GIL)
@@ -131,50 +118,6 @@ def _columns(source: Source) -> dict[str, str]:
     return {canonical(n): f"c{i}" for i, n in reversed(list(enumerate(source.columns)))}
 
 
-def _json_groups(path: Path, source: Source, columns: Layout) -> pl.DataFrame | None:
-    """The JSON lines grouped, a chunk of lines at a time (so that memory stays bounded: polars
-    would hold the whole file), the chunks' groups then merged."""
-    names: dict[str, str] = {}
-    for name in source.columns:
-        key = canonical(name)
-        if key in columns.keys + columns.sums + columns.labels:
-            if key in names:
-                return None  # two spellings of one column: which wins is the row reader's call
-            names[key] = name
-    long_number = _long_number(list(names.values()))
-    schema = dict.fromkeys(names.values(), pl.String)
-    parts: list[pl.DataFrame] = []
-    lines = 0
-    for chunk in _chunks(path):
-        raw = pl.read_csv(
-            chunk,
-            has_header=False,
-            separator="\x01",  # JSON escapes control characters: no line holds one
-            quote_char=None,
-            schema={_LINE: pl.String},
-        ).get_column(_LINE)
-        if raw.str.contains(long_number).any():
-            return None
-        frame = pl.read_ndjson(chunk, schema=schema)
-        # polars skips blank lines (and lines of blanks): then rows would not be lines
-        if frame.height != raw.len() or frame.select(_unlike_text(schema)).item():
-            return None
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
-        # Without blank lines, row N (from 0) of the chunk is line lines + N + 1.
-        frame = frame.with_row_index(_ROW, offset=lines + 1)
-        parts.append(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
-        lines += frame.height
-        if len(parts) == _MERGE_EVERY:
-            merged = _merge(parts, columns)
-            parts = [merged]
-    if lines == 0:
-        return None
-    merged = _merge(parts, columns)
-    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
-        return None
-    return merged
-
-
 def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
     """Groups of several chunks as one chunk's."""
     keys = [f"k{i}" for i in range(len(columns.keys))]
@@ -188,32 +131,6 @@ def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
         )
         .select(parts[0].columns)  # the chunks' order, so that the result merges with them
     )
-
-
-def _chunks(path: Path, size: int = _CHUNK_BYTES) -> Iterator[bytes]:
-    """The file in pieces of about `size` bytes, each of whole lines (copied once)."""
-    with path.open("rb") as raw:
-        while block := raw.read(size):
-            yield block + raw.readline() if block[-1:] != b"\n" else block
-
-
-def _long_number(names: list[str]) -> str:
-    """A line where one of `names` holds a number of 16 or more significant digits, which
-    polars' JSON reader would round to a double."""
-    keys = "|".join(re.escape(json.dumps(name, ensure_ascii=False)) for name in names)
-    return rf"(?:{keys})\s*:\s*-?0*\.?0*[1-9](?:\.?[0-9]){{15}}"
-
-
-def _unlike_text(schema: dict[str, Any]) -> pl.Expr:
-    """True if a value is what polars writes for a boolean, an object or a list (which the row
-    reader reads otherwise); a string that looks the same only costs the row reader's time."""
-    odd = [
-        pl.col(name).is_in(["true", "false"])
-        | pl.col(name).str.starts_with("{")
-        | pl.col(name).str.starts_with("[")
-        for name in schema
-    ]
-    return pl.any_horizontal(odd).any()
 
 
 def _groups(

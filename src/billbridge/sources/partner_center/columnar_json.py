@@ -1,0 +1,110 @@
+"""The columnar reader's JSON lines (Graph's usage export): grouped by polars, chunk by chunk.
+
+polars' own JSON reader reads every column with the type text, which writes a JSON number as
+the shortest text of the nearest double: the same value as Microsoft's text when the number has
+at most 15 significant digits (any such decimal survives a double unchanged). So, per chunk of
+lines, the reader gives up (to the row reader) on a file where a column read holds a number of
+more digits (found in the raw lines), where polars gives a value as it writes a boolean, an
+object or a list (`true`, `{...}`: the row reader reads those otherwise; a string that looks the
+same only costs the row reader's time), or where a line is blank (polars skips it; JSON lines
+have one record per line otherwise, so row numbers are line numbers and no line count is
+needed). Not checked: a column named twice in one line (polars keeps the first value, Python's
+JSON the last) or a name spelled with `\\u` escapes.
+
+The long-number check runs in two steps: a cheap one anchored on `:` (any key) finds no long
+number in almost every chunk; only a chunk where it finds one gets the precise per-key check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from billbridge.sources.partner_center.columnar import _EXTRA, _ROW, _aggregate, _merge
+from billbridge.sources.partner_center.columns import canonical
+from billbridge.sources.partner_center.files import Source
+from billbridge.sources.partner_center.usage import Layout
+
+_LINE = "__line"
+_CHUNK_BYTES = 32 << 20
+_MERGE_EVERY = 8
+_DIGITS = r"-?0*\.?0*[1-9](?:\.?[0-9]){15}"
+"""A JSON number of 16 or more significant digits (after any leading zeros)."""
+ANY_LONG_NUMBER = rf":\s*{_DIGITS}"
+"""Any value that is such a number, whatever its key: matches wherever `_long_number` does.
+A literal `:` prefix makes it about three times cheaper than the alternation of key names."""
+
+
+def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
+    """The JSON lines grouped, a chunk of lines at a time (so that memory stays bounded: polars
+    would hold the whole file), the chunks' groups then merged; None for the row reader."""
+    names: dict[str, str] = {}
+    for name in source.columns:
+        key = canonical(name)
+        if key in columns.keys + columns.sums + columns.labels:
+            if key in names:
+                return None  # two spellings of one column: which wins is the row reader's call
+            names[key] = name
+    long_number = _long_number(list(names.values()))
+    schema = dict.fromkeys(names.values(), pl.String)
+    parts: list[pl.DataFrame] = []
+    lines = 0
+    with source.plain_csv() as path:
+        for chunk in _chunks(path):
+            raw = pl.read_csv(
+                chunk,
+                has_header=False,
+                separator="\x01",  # JSON escapes control characters: no line holds one
+                quote_char=None,
+                schema={_LINE: pl.String},
+            ).get_column(_LINE)
+            if raw.str.contains(ANY_LONG_NUMBER).any() and raw.str.contains(long_number).any():
+                return None
+            frame = pl.read_ndjson(chunk, schema=schema)
+            # polars skips blank lines (and lines of blanks): then rows would not be lines
+            if frame.height != raw.len() or frame.select(_unlike_text(schema)).item():
+                return None
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
+            # Without blank lines, row N (from 0) of the chunk is line lines + N + 1.
+            frame = frame.with_row_index(_ROW, offset=lines + 1)
+            parts.append(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
+            lines += frame.height
+            if len(parts) == _MERGE_EVERY:
+                parts = [_merge(parts, columns)]
+    if lines == 0:
+        return None
+    merged = _merge(parts, columns)
+    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
+        return None
+    return merged
+
+
+def _chunks(path: Path, size: int = _CHUNK_BYTES) -> Iterator[bytes]:
+    """The file in pieces of about `size` bytes, each of whole lines (copied once)."""
+    with path.open("rb") as raw:
+        while block := raw.read(size):
+            yield block + raw.readline() if block[-1:] != b"\n" else block
+
+
+def _long_number(names: list[str]) -> str:
+    """A line where one of `names` holds a number of 16 or more significant digits, which
+    polars' JSON reader would round to a double."""
+    keys = "|".join(re.escape(json.dumps(name, ensure_ascii=False)) for name in names)
+    return rf"(?:{keys})\s*:\s*{_DIGITS}"
+
+
+def _unlike_text(schema: dict[str, Any]) -> pl.Expr:
+    """True if a value is what polars writes for a boolean, an object or a list (which the row
+    reader reads otherwise); a string that looks the same only costs the row reader's time."""
+    odd = [
+        pl.col(name).is_in(["true", "false"])
+        | pl.col(name).str.starts_with("{")
+        | pl.col(name).str.starts_with("[")
+        for name in schema
+    ]
+    return pl.any_horizontal(odd).any()
