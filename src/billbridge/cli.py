@@ -17,11 +17,14 @@ from typer import _click as click  # typer's own click, whose types TyperGroup u
 
 from billbridge import __version__
 from billbridge.cli_help import PlainCommand, PlainGroup, plain
-from billbridge.config import Settings, SettingsError, mask_database_url
-from billbridge.export.results import RunResult
 from billbridge.sources.problems import InputError
-from billbridge.store import Store
-from billbridge.store.database import StoreError
+
+if TYPE_CHECKING:
+    # Imported where used: settings and the store bring SQLAlchemy and pydantic (a third of a
+    # second), which `import partner-center` loads while polars reads the file.
+    from billbridge.config import Settings, SettingsError
+    from billbridge.export.results import RunResult
+    from billbridge.store import Store
 
 EXIT_OK = 0
 EXIT_PARTLY_FAILED = 1
@@ -100,6 +103,8 @@ class AppContext:
     _stores: list[Store] = field(default_factory=list)
 
     def settings(self) -> Settings:
+        from billbridge.config import Settings, SettingsError
+
         if self._settings is None:
             try:
                 self._settings = Settings.load(self.config)
@@ -108,6 +113,10 @@ class AppContext:
         return self._settings
 
     def store(self) -> Store:
+        from billbridge.config import mask_database_url
+        from billbridge.store import Store
+        from billbridge.store.database import StoreError
+
         if not self._stores:
             try:
                 self._stores.append(Store(self.settings().database.url))
@@ -309,7 +318,7 @@ def import_partner_center_command(
     licence = _parse_percent(license_markup) if license_markup is not None else None
     with input_errors(), working("reading Partner Center files"):
         result = import_partner_center(
-            context(ctx).store(),
+            context(ctx).store,  # opened while the files are read
             files,
             generated_on=day,
             today=datetime.now(UTC).date(),
@@ -353,6 +362,7 @@ VerboseOption = Annotated[
 def export_errors() -> Iterator[None]:
     """Map what stops a plan, an export or a link to a message and an exit status."""
     from billbridge.autotask import AutotaskError
+    from billbridge.config import SettingsError
     from billbridge.export.errors import EXIT_PARTLY_FAILED, EXPECTED_ERRORS, explain
 
     try:
@@ -803,6 +813,7 @@ def serve_command(
     ] = 8080,
 ) -> None:
     """The web admin and the daily check (at export.check_time, UTC) in one process."""
+    from billbridge.config import SettingsError
     from billbridge.web.server import serve
 
     app_context = context(ctx)

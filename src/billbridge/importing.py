@@ -6,12 +6,14 @@ store is written only when there are none.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from billbridge.domain.price_list import PriceListItem
 from billbridge.sources.organizations import read_organizations
 from billbridge.sources.partner_center import read_partner_center
 from billbridge.sources.price_list import read_price_list
@@ -84,7 +86,7 @@ class PartnerCenterCounts:
 
 
 def import_partner_center(
-    store: Store,
+    store: Store | Callable[[], Store],
     paths: Sequence[Path],
     *,
     generated_on: date | None,
@@ -97,45 +99,64 @@ def import_partner_center(
     Without `generated_on`, new reports are generated `today`, and a report already stored
     with the same lines keeps its date: importing the same file again on a later day changes
     nothing (and does not make the report due again).
+
+    `store` may be a function that opens it: it is then opened (and migrated), and the price
+    list loaded, in a thread while the files are read, which mostly waits on polars (it
+    releases the GIL): a command's start-up is hidden behind the reading of a big file.
     """
-    with store.transaction() as uow:
-        price_list = {item.sku: item for item in uow.price_list.all()}
-    result = read_partner_center(
-        paths,
-        generated_on=generated_on or today or datetime.now(UTC).date(),
-        azure_markup=azure_markup,
-        license_markup=license_markup,
-        price_list=price_list,
-    )
-    with store.transaction() as uow:
+    with ThreadPoolExecutor(1) as pool:
+        opening = pool.submit(_store_and_prices, store)
+        result = read_partner_center(
+            paths,
+            generated_on=generated_on or today or datetime.now(UTC).date(),
+            azure_markup=azure_markup,
+            license_markup=license_markup,
+            price_list=lambda: opening.result()[1],
+        )
+        opened = opening.result()[0]
+    with opened.transaction() as uow:
         reports = result.reports
+        hashes = [item.report.content_hash for item in reports]
         if generated_on is None:
             heads = uow.reports.heads(item.report.report_id for item in reports)
-            reports = [_keep_generated_date(heads, item) for item in reports]
+            kept = [_keep_generated_date(heads, i, h) for i, h in zip(reports, hashes, strict=True)]
+            reports, hashes = [i for i, _ in kept], [h for _, h in kept]
         organizations = uow.organizations.upsert(result.organizations, keep_links=True)
-        counts = _save_reports(uow, reports, paths)
+        counts = _save_reports(uow, reports, paths, hashes)
     return PartnerCenterCounts(organizations, counts, list(result.warnings))
 
 
+def _store_and_prices(store: Store | Callable[[], Store]) -> tuple[Store, dict[str, PriceListItem]]:
+    opened = store if isinstance(store, Store) else store()
+    with opened.transaction() as uow:
+        return opened, {item.sku: item for item in uow.price_list.all()}
+
+
 def _keep_generated_date(
-    heads: Mapping[str, tuple[date, str]], item: LocatedReport
-) -> LocatedReport:
-    """The report dated as the stored one when that is all that differs."""
+    heads: Mapping[str, tuple[date, str]], item: LocatedReport, content_hash: str
+) -> tuple[LocatedReport, str]:
+    """The report dated as the stored one when that is all that differs, and its hash."""
     stored = heads.get(item.report.report_id)
     if stored is None or stored[0] == item.report.generated_on:
-        return item
+        return item, content_hash
     same_day = replace(item.report, generated_on=stored[0])
-    if same_day.content_hash != stored[1]:
-        return item
-    return replace(item, report=same_day)
+    same_hash = same_day.content_hash
+    if same_hash != stored[1]:
+        return item, content_hash
+    return replace(item, report=same_day), same_hash
 
 
 def _save_reports(
-    uow: UnitOfWork, located: Sequence[LocatedReport], paths: Sequence[Path]
+    uow: UnitOfWork,
+    located: Sequence[LocatedReport],
+    paths: Sequence[Path],
+    hashes: Sequence[str] | None = None,
 ) -> ReportCounts:
+    """Save each report; `hashes`, when given, are their content hashes, already computed."""
     counts = ReportCounts()
     source = ", ".join(p.name for p in paths)
-    for item in located:
-        counts.add(uow.reports.save(item.report, source=source))
+    for index, item in enumerate(located):
+        known = None if hashes is None else hashes[index]
+        counts.add(uow.reports.save(item.report, source=source, content_hash=known))
         counts.report_ids.append(item.report.report_id)
     return counts

@@ -295,3 +295,35 @@ def test_licence_unit_cost_in_the_billing_currency(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "recon.csv", [row], RECON_COLUMNS)
     (line,) = read(path, license_markup=Decimal(0)).reports[0].report.lines
     assert line.unit_cost == Decimal("10.57")  # 12.50 x 0.846202666 = 10.5775...
+
+
+def test_a_store_opened_while_the_files_are_read_keeps_re_imports_unchanged(
+    tmp_path: Path,
+) -> None:
+    """The CLI passes a function that opens the store (in a thread, while the files are read);
+    a later day's re-import keeps the reports' date and hash: nothing is corrected."""
+    usage = write_csv(tmp_path / "usage.csv", [usage_row()], USAGE_COLUMNS)
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        opened.append(Store(f"sqlite:///{tmp_path / 'state.db'}"))
+        return opened[-1]
+
+    try:
+        first = import_partner_center(
+            open_store, [usage], generated_on=None, today=date(2025, 12, 6)
+        )
+        again = import_partner_center(
+            open_store, [usage], generated_on=None, today=date(2025, 12, 9)
+        )
+        assert (first.reports.created, again.reports.unchanged, again.reports.corrected) == (
+            1,
+            1,
+            0,
+        )
+        with opened[-1].transaction() as uow:
+            [summary] = uow.reports.summaries()
+            assert summary.generated_on == date(2025, 12, 6)
+    finally:
+        for store in opened:
+            store.close()

@@ -17,7 +17,7 @@ docs/partner-center.md explains the rules for users.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -53,9 +53,11 @@ def read_partner_center(
     generated_on: date,
     azure_markup: Decimal | None,
     license_markup: Decimal | None,
-    price_list: Mapping[str, PriceListItem],
+    price_list: Mapping[str, PriceListItem] | Callable[[], Mapping[str, PriceListItem]],
 ) -> PartnerCenterImport:
-    """Organizations and reports of the files, or `InputError` listing every problem."""
+    """Organizations and reports of the files, or `InputError` listing every problem.
+    `price_list` may be a function, called once the files are read (so that the caller can
+    load it meanwhile)."""
     log = ProblemLog()
     invoice_lines: list[InvoiceLine] = []
     usage_files: list[UsageFile] = []
@@ -85,7 +87,11 @@ def read_partner_center(
     builder = Builder(
         files=[str(path) for path in paths],
         generated_on=generated_on,
-        pricing=Pricing(price_list, license_markup, azure_markup),
+        pricing=Pricing(
+            price_list if isinstance(price_list, Mapping) else price_list(),
+            license_markup,
+            azure_markup,
+        ),
         log=log,
     )
     reports = builder.invoice_reports(invoice_lines) + builder.usage_reports(usage_files)
