@@ -160,7 +160,8 @@ class AutotaskClient:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections (after a threshold reading still in flight, briefly)."""
+        self._governor.wait_for_reading(timeout_s=2.0)
         self._http.close()
 
     # -- reading -----------------------------------------------------------------------------

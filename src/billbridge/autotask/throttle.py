@@ -267,9 +267,19 @@ class ThresholdGovernor:
         if first:
             # Nothing is known yet and the share is presumably free: the first reading goes
             # on beside the request that asked for it rather than a round trip before it.
-            threading.Thread(target=self._refresh, name="threshold", daemon=True).start()
+            threading.Thread(target=self._refresh_beside, name="threshold", daemon=True).start()
             return
         self._refresh(fatal_raises=True)
+
+    def _refresh_beside(self) -> None:
+        try:
+            self._refresh()
+        except Exception as exc:  # noqa: BLE001 - e.g. the client closed meanwhile: no reading
+            logger.debug("ThresholdInformation not read: %s", type(exc).__name__)
+
+    def wait_for_reading(self, timeout_s: float) -> None:
+        """Until no reading is in flight (one going on beside a request), at most `timeout_s`."""
+        self._settled.wait(timeout=timeout_s)
 
     def _refresh(self, *, fatal_raises: bool = False) -> None:
         try:
