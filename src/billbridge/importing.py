@@ -116,13 +116,11 @@ def import_partner_center(
         opened = opening.result()[0]
     with opened.transaction() as uow:
         reports = result.reports
-        hashes = [item.report.content_hash for item in reports]
         if generated_on is None:
             heads = uow.reports.heads(item.report.report_id for item in reports)
-            kept = [_keep_generated_date(heads, i, h) for i, h in zip(reports, hashes, strict=True)]
-            reports, hashes = [i for i, _ in kept], [h for _, h in kept]
+            reports = [_keep_generated_date(heads, item) for item in reports]
         organizations = uow.organizations.upsert(result.organizations, keep_links=True)
-        counts = _save_reports(uow, reports, paths, hashes)
+        counts = _save_reports(uow, reports, paths)
     return PartnerCenterCounts(organizations, counts, list(result.warnings))
 
 
@@ -133,30 +131,24 @@ def _store_and_prices(store: Store | Callable[[], Store]) -> tuple[Store, dict[s
 
 
 def _keep_generated_date(
-    heads: Mapping[str, tuple[date, str]], item: LocatedReport, content_hash: str
-) -> tuple[LocatedReport, str]:
-    """The report dated as the stored one when that is all that differs, and its hash."""
+    heads: Mapping[str, tuple[date, str]], item: LocatedReport
+) -> LocatedReport:
+    """The report dated as the stored one when that is all that differs."""
     stored = heads.get(item.report.report_id)
     if stored is None or stored[0] == item.report.generated_on:
-        return item, content_hash
+        return item
     same_day = replace(item.report, generated_on=stored[0])
-    same_hash = same_day.content_hash
-    if same_hash != stored[1]:
-        return item, content_hash
-    return replace(item, report=same_day), same_hash
+    if same_day.content_hash != stored[1]:
+        return item
+    return replace(item, report=same_day)
 
 
 def _save_reports(
-    uow: UnitOfWork,
-    located: Sequence[LocatedReport],
-    paths: Sequence[Path],
-    hashes: Sequence[str] | None = None,
+    uow: UnitOfWork, located: Sequence[LocatedReport], paths: Sequence[Path]
 ) -> ReportCounts:
-    """Save each report; `hashes`, when given, are their content hashes, already computed."""
     counts = ReportCounts()
     source = ", ".join(p.name for p in paths)
-    for index, item in enumerate(located):
-        known = None if hashes is None else hashes[index]
-        counts.add(uow.reports.save(item.report, source=source, content_hash=known))
+    for item in located:
+        counts.add(uow.reports.save(item.report, source=source))
         counts.report_ids.append(item.report.report_id)
     return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -62,6 +62,8 @@ class BillingReport:
     period_end: date
     currency: str
     lines: tuple[ReportLine, ...]
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
+    """`content_hash`, once computed (a report is immutable; `replace` starts without it)."""
 
     @property
     def content_hash(self) -> str:
@@ -70,6 +72,12 @@ class BillingReport:
         Line order is part of it: the FAQ takes prices from the *last* line with the largest
         quantity, so reordering lines can change a charge.
         """
+        if self._hash is None:
+            object.__setattr__(self, "_hash", self._digest())
+        assert self._hash is not None
+        return self._hash
+
+    def _digest(self) -> str:
         payload = {
             "report_id": self.report_id,
             "organization_id": self.organization_id,

@@ -54,13 +54,9 @@ class ReportRepository:
         self._db = connection
         self._clock = clock
 
-    def save(
-        self, report: BillingReport, *, source: str, content_hash: str | None = None
-    ) -> SaveOutcome:
-        """Store a report; the same content again is a no-op, new content a new revision.
-        `content_hash` is `report.content_hash` when the caller has it already."""
-        if content_hash is None:
-            content_hash = report.content_hash
+    def save(self, report: BillingReport, *, source: str) -> SaveOutcome:
+        """Store a report; the same content again is a no-op, new content a new revision."""
+        content_hash = report.content_hash
         current = self._db.execute(
             select(reports.c.current_revision, reports.c.content_hash).where(
                 reports.c.report_id == report.report_id
