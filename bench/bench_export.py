@@ -55,6 +55,7 @@ import httpx
 from billbridge.autotask import AutotaskClient, ClientConfig, F
 from billbridge.sandbox import INTEGRATION_CODE, SECRET, USERNAME
 from billbridge.sources.reports import LINE_FIELDS, REPORT_FIELDS
+from installed import compile_billbridge
 
 SKUS = [
     ("CFQ7TTC0LH18:0001", "Microsoft 365 Business Basic", "5.40", "6.00"),
@@ -431,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     runs: dict[int, list[Measured]] = {size: [] for size in args.organizations}
+    compile_billbridge()
     for size in args.organizations:
         for _ in range(args.repeat):
             workdir = Path(tempfile.mkdtemp(prefix="bench-export-"))

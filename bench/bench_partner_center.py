@@ -37,6 +37,8 @@ from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any
 
+from installed import compile_billbridge
+
 COLUMNS = (
     "PartnerId,PartnerName,CustomerId,CustomerName,CustomerDomainName,CustomerCountry,MpnId,"
     "Tier2MpnId,InvoiceNumber,ProductId,SkuId,AvailabilityId,SkuName,ProductName,PublisherName,"
@@ -330,6 +332,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    compile_billbridge()
+    if args.before is not None:
+        compile_billbridge(args.before)
     path = args.out / f"daily-usage-{args.rows}.csv"
     if not path.exists():
         print(f"generating {path} ({args.rows:,} rows) ...", flush=True)

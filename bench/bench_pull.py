@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_partner_center import generate
+from installed import compile_billbridge
 
 INVOICE_DAY = "2025-12-08"
 
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    compile_billbridge()
     path = args.out / f"daily-usage-{args.rows}.csv"
     if not path.exists():
         print(f"generating {path} ({args.rows:,} rows) ...", flush=True)

@@ -58,3 +58,27 @@ def test_the_sandbox_command_is_still_there() -> None:
     assert "approve-and-post" in result.output
     listed = CliRunner().invoke(app, ["--help"])
     assert "sandbox" in listed.output
+
+
+def billbridge(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "billbridge", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_process_leaves_with_the_commands_status_and_all_it_printed(tmp_path: Path) -> None:
+    # The CLI leaves without tearing the interpreter down (os._exit): what it printed to a
+    # pipe must still arrive, and the exit status must be the command's.
+    config = tmp_path / "billbridge.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "state.db"}"\n')
+    helped = billbridge("--help")
+    assert helped.returncode == 0
+    assert helped.stdout.rstrip().endswith("web admin and daily check")
+    missing = tmp_path / "missing.csv"
+    refused = billbridge("--config", str(config), "import", "organizations", str(missing))
+    assert refused.returncode == 2
+    assert f"{missing}: cannot be read" in refused.stderr
+    assert "nothing was imported" in refused.stderr
+    listed = billbridge("--config", str(config), "runs", "--json")
+    assert listed.returncode == 0
+    assert json.loads(listed.stdout) == {"runs": []}

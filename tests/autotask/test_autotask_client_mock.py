@@ -313,6 +313,32 @@ def test_an_unknown_user_fails_the_zone_lookup_as_authentication() -> None:
     assert caught.value.kind == "fatal"
 
 
+def test_an_early_zone_lookup_saves_the_first_request_its_lookup() -> None:
+    fake = FakeAutotask().on("GET", "/Companies/1", reply(200, COMPANY))
+    with client_for(fake) as client:
+        client.look_up_zone_early()
+        assert client.get("Companies", 1) is not None
+        assert client.get("Companies", 1) is not None
+    assert fake.lookups == 1
+    assert "zoneinformation" in fake.requests[0].url.path.lower()
+
+
+def test_a_failed_early_zone_lookup_is_raised_by_the_first_request() -> None:
+    lookups: list[httpx.Request] = []
+
+    def zone(request: httpx.Request) -> httpx.Response:
+        lookups.append(request)
+        return reply(500, {"errors": ["Zone information could not be determined"]})
+
+    with (
+        AutotaskClient(config(), transport=httpx.MockTransport(zone)) as client,
+        pytest.raises(AuthenticationError),
+    ):
+        client.look_up_zone_early()
+        client.get("Companies", 1)
+    assert len(lookups) == 2  # the early one, quiet, then the first request's own
+
+
 # -- paging ----------------------------------------------------------------------------------------
 
 

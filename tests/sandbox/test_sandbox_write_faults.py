@@ -144,6 +144,22 @@ def test_a_slow_write_answers_after_it_is_done(serve: Serve) -> None:
     assert api.ok("GET", f"/Contracts/{contract}")["item"]["id"] == contract  # reads are fast
 
 
+def test_the_latency_counts_the_work_done_inside_it(serve: Serve) -> None:
+    """An answer takes the latency asked for, not that plus the sandbox's own time: a write
+    that takes 400 ms inside a latency of 900 ms is answered after about 900 ms."""
+    api = serve(latency_ms=900)
+    company = api.company()
+    api.runtime.slow_writes("Contracts", delay_ms=400, times=1)
+    started = time.monotonic()
+    api.contract(company)
+    took = time.monotonic() - started
+    assert 0.88 <= took < 1.25, took
+    api.runtime.slow_writes("Contracts", delay_ms=1300, times=1)
+    started = time.monotonic()
+    api.contract(company)
+    assert time.monotonic() - started >= 1.28  # work longer than the latency is not cut
+
+
 def test_a_slow_write_keeps_its_thread_slot(serve: Serve) -> None:
     api = serve()
     company = api.company()

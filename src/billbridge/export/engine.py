@@ -47,7 +47,9 @@ from billbridge.export.lease import (
     TenantLease,
     acquire_in_background,
     give_back,
+    release_in_background,
     tell,
+    wait_released,
 )
 from billbridge.export.results import (
     OperationResult,
@@ -217,6 +219,7 @@ class ExportEngine:
                     tell(tenant_known, exc)
                     give_back(early)
                     raise
+                releasing: Future[None] | None = None
                 try:
                     if lease is not None and not lease.quiet_since(read_at):
                         # Read again now that no other installation writes: the keys are
@@ -224,10 +227,12 @@ class ExportEngine:
                         prepared = budget.apply(self._read_and_plan(desired))
                     journal = self._record(run.id, prepared)
                     applied = self._apply(run.id, prepared, journal, lease, on_progress)
+                    # The last write is done: the release's round trip runs beside the
+                    # bookkeeping of the outcomes.
+                    releasing = release_in_background(lease)
+                    results = self._outcomes(run.id, prepared, journal, applied)
                 finally:
-                    if lease is not None:
-                        lease.release()
-                results = self._outcomes(run.id, prepared, journal, applied)
+                    wait_released(lease, releasing)
                 result = RunResult(
                     run.id,
                     results,

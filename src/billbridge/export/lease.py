@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from billbridge.autotask import AutotaskClient, AutotaskError, F, UnknownOutcomeError
 from billbridge.export.entities import PRODUCTS
@@ -36,6 +36,7 @@ from billbridge.export.errors import ExportSetupError, LeaseBusyError
 from billbridge.export.tenant import TenantContext
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SKU_PREFIX = "billbridge-lease-"
 """Followed by the installation id without dashes: 49 characters, within the sku's 50."""
@@ -222,18 +223,26 @@ def _time(text: str | None) -> datetime | None:
 
 def acquire_in_background(lease: TenantLease) -> Future[TenantLease]:
     """`lease.acquire()` on a thread of its own; the future holds the lease or the error."""
-    future: Future[TenantLease] = Future()
 
-    def acquire() -> None:
-        try:
-            lease.acquire()
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the lease
-            future.set_exception(exc)
-        else:
-            future.set_result(lease)
+    def acquire() -> TenantLease:
+        lease.acquire()
+        return lease
 
-    threading.Thread(target=acquire, name="lease", daemon=True).start()
-    return future
+    return _on_own_thread(acquire, "lease")
+
+
+def release_in_background(lease: TenantLease | None) -> Future[None] | None:
+    """`lease.release()` on a thread of its own; `wait_released` waits for it."""
+    return None if lease is None else _on_own_thread(lease.release, "lease-release")
+
+
+def wait_released(lease: TenantLease | None, releasing: Future[None] | None) -> None:
+    """The lease released: by the release started in the background, or now if none was
+    (the export stopped before its last write)."""
+    if releasing is not None:
+        releasing.result()
+    elif lease is not None:
+        lease.release()
 
 
 def give_back(early: Future[TenantLease] | None) -> None:
@@ -256,3 +265,17 @@ def tell(tenant: Future[TenantContext], outcome: TenantContext | BaseException |
         tenant.set_result(outcome)
     else:
         tenant.set_exception(outcome or ExportSetupError("no organization to export"))
+
+
+def _on_own_thread(work: Callable[[], _T], name: str) -> Future[_T]:
+    """Run `work` on a daemon thread; the future holds its result or its error."""
+    future: Future[_T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future

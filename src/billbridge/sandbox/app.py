@@ -1,11 +1,12 @@
 """The sandbox's ASGI application: Autotask's REST API at `/atservicesrest/v1.0/`.
 
 One request goes: route (case-insensitive path) -> credentials -> request counted in the hourly
-window -> one of 3 thread slots of (integration code, endpoint) taken -> latency -> fault draw
--> for writes: impersonation allowed?, write rules and write faults -> handler (atomic, under
-the store's lock) -> slot released *before* the answer is sent, so a client that waits for its
-answer before sending the next request never trips the limit. `zoneInformation` and
-`VersionInformation` are answered without credentials, limits or faults.
+window -> one of 3 thread slots of (integration code, endpoint) taken -> fault draw -> for
+writes: impersonation allowed?, write rules and write faults -> handler (atomic, under the
+store's lock) -> the answer held until the latency has passed since the request arrived (the
+sandbox's own work counts inside it) -> slot released *before* the answer is sent, so a client
+that waits for its answer before sending the next request never trips the limit.
+`zoneInformation` and `VersionInformation` are answered without credentials, limits or faults.
 
 Hooks for tests (on `SandboxRuntime`, i.e. `RunningSandbox.runtime`), deterministic:
 
@@ -110,6 +111,27 @@ def json_response(
     )
 
 
+class _Slot:
+    """The thread slot of (integration code, endpoint) a request holds, given back once."""
+
+    def __init__(self, limits: RequestLimits, code: str, endpoint: str) -> None:
+        self._limits = limits
+        self._code = code
+        self._endpoint = endpoint
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._limits.release(self._code, self._endpoint)
+
+    def hand_over(self) -> Callable[[], None]:
+        """The slot's release, for a write that outlives its request; the request no
+        longer gives it back."""
+        self._held = False
+        return lambda: self._limits.release(self._code, self._endpoint)
+
+
 def _query_param(query: QueryParams, name: str) -> str | None:
     for key, value in query.multi_items():
         if key.casefold() == name.casefold():
@@ -189,9 +211,11 @@ class SandboxRuntime:
     # -- the pipeline --------------------------------------------------------------------------
 
     async def handle(self, request: Request) -> Response:
+        answer_at = asyncio.get_running_loop().time() + self.latency_s
         try:
-            return await self._handle(request)
+            return await self._handle(request, answer_at)
         except ApiError as exc:
+            await self._latency(answer_at)
             return json_response(exc.status, exc.body, exc.headers)
         except ClientDisconnect:
             # The client went away mid-request (a killed export): nobody reads an answer.
@@ -201,78 +225,95 @@ class SandboxRuntime:
             logger.exception("sandbox failure on %s %s", request.method, request.url.path)
             return json_response(500, GENERIC_500_BODY)
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request, answer_at: float) -> Response:
         method = request.method.upper()
         full_path = request.url.path
         origin = f"{request.url.scheme}://{request.url.netloc}"
         if not full_path.lower().startswith(PREFIX):
-            await self._latency()
             raise ApiError.not_found(str(request.url))
         path = full_path[len(PREFIX) :] or "/"
         found = routes.match(path, method)
         if found.route is not None and found.route.public:
-            await self._latency()
-            return self._public(found.route, request.query_params, origin)
+            public = self._public(found.route, request.query_params, origin)
+            await self._latency(answer_at)
+            return public
         actor, impersonator, code = self._authenticate(request.headers)
         within_threshold = self.limits.count()
         endpoint = endpoint_of(path, found.route.entity if found.route else "")
         if not self.limits.acquire(code, endpoint):
-            await self._latency()
             limit = self.options.thread_limit
             raise ApiError.autotask(THREAD_LIMIT_MESSAGE.format(limit=limit))
-        released = False
+        slot = _Slot(self.limits, code, endpoint)
         try:
-            await self._latency()
-            if not within_threshold:
-                raise ApiError(
-                    429,
-                    {
-                        "errors": [
-                            f"The API request threshold of {self.limits.threshold} requests "
-                            f"per {self.limits.timeframe_minutes} minutes has been exceeded."
-                        ]
-                    },
-                    {"Retry-After": "60"},
+            try:
+                answer = await self._answer(
+                    request, found, origin, within_threshold, actor, impersonator, slot
                 )
-            if found.route is None:
-                if found.allowed:
-                    raise ApiError.method_not_allowed(method)
-                raise ApiError.not_found(str(request.url))
-            write = found.route.writes(method)
-            fault = self.faults.draw(write=write)
-            if fault == "throttle":
-                retry_after = self.faults.spec.retry_after if self.faults.spec else 1
-                raise ApiError(
-                    429,
-                    {"errors": [f"API request threshold reached; retry after {retry_after} s."]},
-                    {"Retry-After": str(retry_after)},
-                )
-            if fault == "error500":
-                return json_response(500, GENERIC_500_BODY)
-            body = decode_json(await request.body()) if method != "GET" else None
-            call = Call(
-                method=method,
-                route=found.route,
-                params=found.params,
-                query=request.query_params,
-                body=body,
-                origin=origin,
-                actor=actor,
-                impersonator=impersonator,
-            )
-            handler = self._handlers[found.route.handler]
-            delay_ms = self._write_checks(call, fault) if write else None
-            if delay_ms is None:
-                answer = handler(call)
-            else:
-                released = True  # the delayed write gives its slot back when it is done
-                answer = await self._carry_out_later(delay_ms, handler, call, code, endpoint)
-            if fault == "lost":
-                return json_response(500, GENERIC_500_BODY)
-            return json_response(200, answer)
+            except ApiError as exc:
+                answer = json_response(exc.status, exc.body, exc.headers)
+            # The slot stays taken until the answer leaves, as in Autotask.
+            await self._latency(answer_at)
+            return answer
         finally:
-            if not released:
-                self.limits.release(code, endpoint)
+            slot.release()
+
+    async def _answer(
+        self,
+        request: Request,
+        found: routes.Match,
+        origin: str,
+        within_threshold: bool,
+        actor: int,
+        impersonator: int | None,
+        slot: _Slot,
+    ) -> Response:
+        method = request.method.upper()
+        if not within_threshold:
+            raise ApiError(
+                429,
+                {
+                    "errors": [
+                        f"The API request threshold of {self.limits.threshold} requests "
+                        f"per {self.limits.timeframe_minutes} minutes has been exceeded."
+                    ]
+                },
+                {"Retry-After": "60"},
+            )
+        if found.route is None:
+            if found.allowed:
+                raise ApiError.method_not_allowed(method)
+            raise ApiError.not_found(str(request.url))
+        write = found.route.writes(method)
+        fault = self.faults.draw(write=write)
+        if fault == "throttle":
+            retry_after = self.faults.spec.retry_after if self.faults.spec else 1
+            raise ApiError(
+                429,
+                {"errors": [f"API request threshold reached; retry after {retry_after} s."]},
+                {"Retry-After": str(retry_after)},
+            )
+        if fault == "error500":
+            return json_response(500, GENERIC_500_BODY)
+        body = decode_json(await request.body()) if method != "GET" else None
+        call = Call(
+            method=method,
+            route=found.route,
+            params=found.params,
+            query=request.query_params,
+            body=body,
+            origin=origin,
+            actor=actor,
+            impersonator=impersonator,
+        )
+        handler = self._handlers[found.route.handler]
+        delay_ms = self._write_checks(call, fault) if write else None
+        if delay_ms is None:
+            answer = handler(call)
+        else:
+            answer = await self._carry_out_later(delay_ms, handler, call, slot.hand_over())
+        if fault == "lost":
+            return json_response(500, GENERIC_500_BODY)
+        return json_response(200, answer)
 
     def _write_checks(self, call: Call, fault: str | None) -> int | None:
         """Refuse a write that must fail; the delay in ms of a write that is slow, else None."""
@@ -295,26 +336,30 @@ class SandboxRuntime:
         return None
 
     async def _carry_out_later(
-        self, delay_ms: int, handler: Handler, call: Call, code: str, endpoint: str
+        self, delay_ms: int, handler: Handler, call: Call, release: Callable[[], None]
     ) -> Mapping[str, Any]:
         """Run `handler` after `delay_ms` in a task of its own, so that a client giving up
-        (its request cancelled or its connection closed) does not stop the write."""
+        (its request cancelled or its connection closed) does not stop the write; the task
+        gives the request's slot back when the write is done."""
 
         async def later() -> Mapping[str, Any]:
             try:
                 await asyncio.sleep(delay_ms / 1000.0)
                 return handler(call)
             finally:
-                self.limits.release(code, endpoint)
+                release()
 
         task = asyncio.ensure_future(later())
         self._background.add(task)
         task.add_done_callback(_forget(self._background))
         return await asyncio.shield(task)
 
-    async def _latency(self) -> None:
-        if self.latency_s > 0:
-            await asyncio.sleep(self.latency_s)
+    async def _latency(self, answer_at: float) -> None:
+        """Hold the answer until `answer_at`: the latency counts the sandbox's own work, so
+        an answer takes the latency asked for, not that plus the sandbox's time."""
+        wait = answer_at - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def _authenticate(self, headers: Headers) -> tuple[int, int | None, str]:
         """(acting resource, impersonating API resource or None, integration code)."""

@@ -124,7 +124,11 @@ def sandbox(
         metavar="FILE",
     ),
     latency_ms: int = typer.Option(
-        0, "--latency-ms", min=0, help="Added to every request.", metavar="MS"
+        0,
+        "--latency-ms",
+        min=0,
+        help="Each answer leaves MS after its request arrived.",
+        metavar="MS",
     ),
     faults: str | None = typer.Option(
         None,

@@ -31,7 +31,7 @@ class SandboxOptions:
     host: str = "127.0.0.1"
     port: int = 8765  # 0: any free port
     data: Path | None = None  # SQLite file keeping the tenant; None: in memory
-    latency_ms: int = 0  # added to every request
+    latency_ms: int = 0  # each answer leaves this long after its request arrived
     faults: FaultSpec | None = None
     #: Requests per hour before 429 (Autotask: 10,000 per tenant).
     request_threshold: int = 10_000
