@@ -83,7 +83,8 @@ class ChargeKey(_CaseFreeKey):
 
     @property
     def period_label(self) -> str:
-        return f"{self.period_start:%Y-%m}"
+        start = self.period_start  # not strftime: this runs for every charge of a run, often
+        return f"{start.year:04d}-{start.month:02d}"
 
     def __str__(self) -> str:
         return f"{self.subscription_id}/{self.period_label}"

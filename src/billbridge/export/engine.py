@@ -414,42 +414,43 @@ class ExportEngine:
     def _record(self, run_id: int, prepared: _Prepared) -> dict[str, list[Journaled]]:
         """Store the run's reports and every operation (writes start as `planned`); each
         operation of each report with its journal id, in the plan's order."""
-        journal: dict[str, list[Journaled]] = {}
-        with self._store.transaction() as uow:
-            for plan in prepared.plans:
-                stored = prepared.stored(plan.report_id)
-                uow.runs.record_report(
-                    run_id,
-                    ReportRecord(
-                        plan.report_id,
-                        stored.revision,
-                        stored.content_hash,
-                        plan.organization_id,
-                        plan.status.value,
-                        plan.reason,
-                        list(plan.warnings),
-                    ),
+        reports = []
+        records = []
+        for plan in prepared.plans:
+            stored = prepared.stored(plan.report_id)
+            reports.append(
+                ReportRecord(
+                    plan.report_id,
+                    stored.revision,
+                    stored.content_hash,
+                    plan.organization_id,
+                    plan.status.value,
+                    plan.reason,
+                    list(plan.warnings),
                 )
-                records = [
-                    OperationRecord(
-                        report_id=plan.report_id,
-                        position=position,
-                        action=op.action.value,
-                        entity=op.entity.value,
-                        key=str(op.key),
-                        autotask_id=op.autotask_id,
-                        changes=changes_of(op),
-                        reason=op.reason,
-                        state=JournalState.PLANNED if op.writes else JournalState.NONE,
-                    )
-                    for position, op in enumerate(plan.operations)
-                ]
-                ids = uow.runs.add_operations(run_id, records)
-                journal[plan.report_id] = [
-                    Journaled(plan.report_id, op, op_id)
-                    for op, op_id in zip(plan.operations, ids, strict=True)
-                ]
-        return journal
+            )
+            records += [
+                OperationRecord(
+                    report_id=plan.report_id,
+                    position=position,
+                    action=op.action.value,
+                    entity=op.entity.value,
+                    key=str(op.key),
+                    autotask_id=op.autotask_id,
+                    changes=changes_of(op),
+                    reason=op.reason,
+                    state=JournalState.PLANNED if op.writes else JournalState.NONE,
+                )
+                for position, op in enumerate(plan.operations)
+            ]
+        with self._store.transaction() as uow:
+            uow.runs.record_reports(run_id, reports)
+            ids = iter(uow.runs.add_operations(run_id, records))
+        # One statement for every report: the ids come back in the order of the operations.
+        return {
+            plan.report_id: [Journaled(plan.report_id, op, next(ids)) for op in plan.operations]
+            for plan in prepared.plans
+        }
 
     def _outcomes(
         self,

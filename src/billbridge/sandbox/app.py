@@ -223,6 +223,7 @@ class SandboxRuntime:
             return Response(status_code=499)
         except Exception:
             logger.exception("sandbox failure on %s %s", request.method, request.url.path)
+            await self._latency(answer_at)
             return json_response(500, GENERIC_500_BODY)
 
     async def _handle(self, request: Request, answer_at: float) -> Response:

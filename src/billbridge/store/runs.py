@@ -238,18 +238,25 @@ class RunRepository:
         self._db.execute(update(runs).where(runs.c.id == run_id).values(heartbeat_at=self._clock()))
 
     def record_report(self, run_id: int, report: ReportRecord) -> None:
-        self._db.execute(
-            insert(run_reports).values(
-                run_id=run_id,
-                report_id=report.report_id,
-                revision=report.revision,
-                content_hash=report.content_hash,
-                organization_id=report.organization_id,
-                status=report.status,
-                reason=report.reason,
-                warnings=json.dumps(report.warnings),
-            )
-        )
+        self.record_reports(run_id, [report])
+
+    def record_reports(self, run_id: int, reports: Sequence[ReportRecord]) -> None:
+        if not reports:
+            return
+        rows = [
+            {
+                "run_id": run_id,
+                "report_id": report.report_id,
+                "revision": report.revision,
+                "content_hash": report.content_hash,
+                "organization_id": report.organization_id,
+                "status": report.status,
+                "reason": report.reason,
+                "warnings": json.dumps(report.warnings),
+            }
+            for report in reports
+        ]
+        self._db.execute(insert(run_reports), rows)
 
     def set_report_status(
         self, run_id: int, report_id: str, status: str, reason: str | None
