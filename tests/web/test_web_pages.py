@@ -273,9 +273,9 @@ def test_a_run_shows_conflicts_failures_and_exact_autotask_errors(
     with world.store.transaction() as uow:
         run_id = uow.runs.start("cli", None)
         warning = "sku X is not in the price list; its product takes the report's name"
-        uow.runs.record_report(
+        uow.runs.record_reports(
             run_id,
-            ReportRecord("bb-2026-10-contoso", 2, "h", "org", "failed", "rejected", [warning]),
+            [ReportRecord("bb-2026-10-contoso", 2, "h", "org", "failed", "rejected", [warning])],
         )
         op_ids = uow.runs.add_operations(
             run_id,

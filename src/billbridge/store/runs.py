@@ -237,9 +237,6 @@ class RunRepository:
     def heartbeat(self, run_id: int) -> None:
         self._db.execute(update(runs).where(runs.c.id == run_id).values(heartbeat_at=self._clock()))
 
-    def record_report(self, run_id: int, report: ReportRecord) -> None:
-        self.record_reports(run_id, [report])
-
     def record_reports(self, run_id: int, reports: Sequence[ReportRecord]) -> None:
         if not reports:
             return
