@@ -334,6 +334,31 @@ def test_an_export_gives_way_to_another_installation_holding_the_lease(tenant: T
     assert len(tenant.all("Contracts")) == 1
 
 
+def test_a_new_installation_stamps_first_and_still_gives_way(tenant: Tenant) -> None:
+    from billbridge.export.errors import LeaseBusyError
+    from billbridge.export.lease import TenantLease
+    from billbridge.export.tenant import resolve_tenant
+
+    context = resolve_tenant(tenant.client, tenant.settings)
+
+    def new(n: int) -> TenantLease:
+        installation = f"00000000-0000-4000-8000-00000000000{n}"
+        return TenantLease(
+            tenant.client, context, installation, record_absent=True, pause=lambda _: None
+        )
+
+    first = new(1)
+    before = tenant.client.stats.total
+    first.acquire()  # no record to look for: create it held, then read the others
+    assert tenant.client.stats.total - before == first.acquire_requests == 2
+    second = new(2)
+    with pytest.raises(LeaseBusyError, match="00000000000040008000000000000001"):
+        second.acquire()
+    stamps = {r["sku"][-1]: r["description"] for r in tenant.lease_records()}
+    assert "held until=" in stamps["1"] and "free since=" in stamps["2"]
+    first.release()
+
+
 def test_a_lease_stamp_whose_answer_is_lost_is_looked_up_not_written_twice(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

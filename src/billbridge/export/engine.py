@@ -62,6 +62,7 @@ from billbridge.export.results import (
 from billbridge.export.tenant import TenantContext
 from billbridge.export.tenant_cache import resolve_tenant_cached
 from billbridge.store import Store
+from billbridge.store.export_state import Installation
 from billbridge.store.reports import StoredReport
 from billbridge.store.runs import JournalState, OperationRecord, ReportRecord, RunTotals
 
@@ -185,7 +186,7 @@ class ExportEngine:
         with self._store.exclusive("export"):
             with self._store.transaction() as uow:
                 uow.runs.mark_interrupted()
-                installation = uow.exports.installation_id()
+                installation = uow.exports.installation()
             reports = self._select(selection)
             before = self._client.stats.total
             readings = self._client.threshold_reads
@@ -202,6 +203,8 @@ class ExportEngine:
                     )
                 tenant_known: Future[TenantContext] = Future()
                 early = self._early_lease(reports, installation, tenant_known)
+                early_requests = 0 if early is None else early[0].acquire_requests - 1
+                taking = None if early is None else early[1]
                 try:
                     desired = self._desire(reports)
                     tell(tenant_known, desired.tenant)
@@ -210,14 +213,14 @@ class ExportEngine:
                     prepared = self._read_and_plan(desired)
                     desired, prepared = self._fresh_before_writes(desired, prepared)
                     reads = self._client.stats.total - reading
-                    if early is not None:  # its requests so far are not reads of the plan
-                        reads = max(0, reads - (LEASE_REQUESTS - 1))
+                    # the early lease's requests so far (all but its last) are not plan reads
+                    reads = max(0, reads - early_requests)
                     budget = self._budget(prepared, reads, readings)
                     prepared = budget.apply(prepared)
-                    lease = self._lease(prepared, installation, early)
+                    lease = self._lease(prepared, installation, taking)
                 except BaseException as exc:
                     tell(tenant_known, exc)
-                    give_back(early)
+                    give_back(taking)
                     raise
                 releasing: Future[None] | None = None
                 try:
@@ -330,8 +333,11 @@ class ExportEngine:
         return _Prepared(stored, plans, tenant, desired.names)
 
     def _early_lease(
-        self, reports: list[StoredReport], installation: str, tenant: Future[TenantContext]
-    ) -> Future[TenantLease] | None:
+        self,
+        reports: list[StoredReport],
+        installation: Installation,
+        tenant: Future[TenantContext],
+    ) -> tuple[TenantLease, Future[TenantLease]] | None:
         """Start taking the lease at once, on a thread of its own, when the export is sure to
         write: a report of an exportable organization that was never exported writes its
         charges. Its round trips then overlap the reading of the tenant and of the plan (the
@@ -350,10 +356,11 @@ class ExportEngine:
         ]
         if not new:
             return None
-        return acquire_in_background(self._new_lease(tenant, installation))
+        lease = self._new_lease(tenant, installation)
+        return lease, acquire_in_background(lease)
 
     def _lease(
-        self, prepared: _Prepared, installation: str, early: Future[TenantLease] | None
+        self, prepared: _Prepared, installation: Installation, early: Future[TenantLease] | None
     ) -> TenantLease | None:
         """Hold the tenant's export lease when the plan writes anything (an export with
         nothing to write needs none, and costs no request for it)."""
@@ -372,13 +379,14 @@ class ExportEngine:
         return lease
 
     def _new_lease(
-        self, tenant: TenantContext | Future[TenantContext], installation: str
+        self, tenant: TenantContext | Future[TenantContext], installation: Installation
     ) -> TenantLease:
         return TenantLease(
             self._client,
             tenant,
-            installation,
+            installation.id,
             duration_s=self._settings.export.lease_s,
+            record_absent=installation.new,
             clock=self._store.clock,
         )
 

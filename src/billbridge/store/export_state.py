@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
@@ -19,6 +20,13 @@ from billbridge.store.schema import installation, key_map, report_exports
 _FORGET_KEY = delete(key_map).where(
     and_(key_map.c.entity == bindparam("e"), key_map.c.key == bindparam("k"))
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Installation:
+    id: str
+    new: bool
+    """Made by this call: no tenant can hold a lease record of it yet."""
 
 
 class ExportStateRepository:
@@ -80,9 +88,13 @@ class ExportStateRepository:
     def installation_id(self) -> str:
         """This installation's id, made once and kept in the store: it stamps the export
         lease billbridge holds in the tenant, so that two installations never export at once."""
+        return self.installation().id
+
+    def installation(self) -> Installation:
+        """This installation's id, and whether this call made it."""
         found = self._db.execute(select(installation.c.id).limit(1)).scalar()
         if found is not None:
-            return str(found)
+            return Installation(str(found), new=False)
         new = str(uuid.uuid4())
         self._db.execute(insert(installation).values(id=new, created_at=self._clock()))
-        return new
+        return Installation(new, new=True)
