@@ -99,6 +99,17 @@ def test_small_json_lines_are_read_in_columns_with_their_lines(
         ),
         ("a boolean", lambda t: t.replace('"customerName": "Contoso Ltd"', '"customerName": true')),
         ("an object", lambda t: t.replace('"customerName": "Contoso Ltd"', '"customerName": {}')),
+        # keys are checked once grouped, on their distinct values: one odd row is enough
+        (
+            "a boolean key",
+            lambda t: t.replace('"invoiceNumber": "G000100200"', '"invoiceNumber": false', 1),
+        ),
+        (
+            "a list as key",
+            lambda t: t.replace(
+                '"invoiceNumber": "G000100200"', '"invoiceNumber": ["G000100200"]', 1
+            ),
+        ),
         ("a blank line", lambda t: t.replace("\n", "\n\n", 1)),
         ("a line of blanks", lambda t: t.replace("\n", "\n  \n", 1)),
     ],

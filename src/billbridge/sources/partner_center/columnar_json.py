@@ -6,10 +6,11 @@ at most 15 significant digits (any such decimal survives a double unchanged). So
 lines, the reader gives up (to the row reader) on a file where a column read holds a number of
 more digits (found in the raw lines), where polars gives a value as it writes a boolean, an
 object or a list (`true`, `{...}`: the row reader reads those otherwise; a string that looks the
-same only costs the row reader's time), or where a line is blank (polars skips it; JSON lines
-have one record per line otherwise, so row numbers are line numbers and no line count is
-needed). Not checked: a column named twice in one line (polars keeps the first value, Python's
-JSON the last) or a name spelled with `\\u` escapes.
+same only costs the row reader's time; labels are checked row by row, keys once grouped, on
+their distinct values, and summed values must be numbers anyway), or where a line is blank
+(polars skips it; JSON lines have one record per line otherwise, so row numbers are line
+numbers and no line count is needed). Not checked: a column named twice in one line (polars
+keeps the first value, Python's JSON the last) or a name spelled with `\\u` escapes.
 
 The long-number check runs in two steps: a cheap one anchored on `:` (any key) finds no long
 number in almost every chunk; only a chunk where it finds one gets the precise per-key check.
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
+from billbridge.sources.heap import keep_big_buffers
 from billbridge.sources.partner_center.columnar import _EXTRA, _ROW, _aggregate, _merge
 from billbridge.sources.partner_center.columns import canonical
 from billbridge.sources.partner_center.files import Source
@@ -52,8 +53,12 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
             names[key] = name
     long_number = _long_number(list(names.values()))
     schema = dict.fromkeys(names.values(), pl.String)
+    # Labels are checked row by row (a group keeps only its smallest); keys once grouped, on
+    # their distinct values; summed values must be numbers, which none of the odd forms is.
+    labels = [names[key] for key in columns.labels if key is not None]
     parts: list[pl.DataFrame] = []
     lines = 0
+    keep_big_buffers()  # each chunk's bytes reuse the last one's memory
     with source.plain_csv() as path:
         for chunk in _chunks(path):
             raw = pl.read_csv(
@@ -67,7 +72,7 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
                 return None
             frame = pl.read_ndjson(chunk, schema=schema)
             # polars skips blank lines (and lines of blanks): then rows would not be lines
-            if frame.height != raw.len() or frame.select(_unlike_text(schema)).item():
+            if frame.height != raw.len() or frame.select(_unlike_text(labels)).item():
                 return None
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
             # Without blank lines, row N (from 0) of the chunk is line lines + N + 1.
@@ -80,6 +85,9 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
         return None
     merged = _merge(parts, columns)
     if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
+        return None
+    keys = [f"k{i}" for i, key in enumerate(columns.keys) if key is not None]
+    if merged.select(_unlike_text(keys)).item():
         return None
     return merged
 
@@ -98,13 +106,11 @@ def _long_number(names: list[str]) -> str:
     return rf"(?:{keys})\s*:\s*{_DIGITS}"
 
 
-def _unlike_text(schema: dict[str, Any]) -> pl.Expr:
-    """True if a value is what polars writes for a boolean, an object or a list (which the row
-    reader reads otherwise); a string that looks the same only costs the row reader's time."""
-    odd = [
-        pl.col(name).is_in(["true", "false"])
-        | pl.col(name).str.starts_with("{")
-        | pl.col(name).str.starts_with("[")
-        for name in schema
-    ]
+def _unlike_text(names: Sequence[str]) -> pl.Expr:
+    """True if a value of the columns `names` is what polars writes for a boolean, an object
+    or a list (which the row reader reads otherwise); a string that looks the same only costs
+    the row reader's time."""
+    if not names:
+        return pl.lit(False)
+    odd = [pl.col(name).str.contains(r"^(?:true$|false$|\{|\[)") for name in names]
     return pl.any_horizontal(odd).any()
