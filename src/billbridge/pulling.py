@@ -30,7 +30,7 @@ from billbridge.microsoft import KINDS, InvoiceSummary, Kind, MicrosoftSettings,
 from billbridge.microsoft.client import PartnerCenterClient
 from billbridge.microsoft.errors import MalformedResponseError, MicrosoftError, SasExpiredError
 from billbridge.microsoft.exports import BlobSpan, Manifest, blob_of
-from billbridge.sources.heap import keep_big_buffers
+from billbridge.sources.heap import big_buffers_on_heap
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
 
@@ -333,8 +333,8 @@ class _Puller:
 
     def _download(self, manifest: Manifest, path: Path, what: str) -> list[BlobSpan]:
         self.progress(f"{what}: {manifest.blobCount} blob(s)")
-        keep_big_buffers()  # the inflated pieces reuse each other's memory
-        with path.open("wb") as target:
+        # the inflated pieces reuse each other's memory
+        with big_buffers_on_heap(), path.open("wb") as target:
             return self.client.download(manifest, target, what)
 
     def _record(self, invoice: InvoiceSummary, status: Status, error: str | None = None) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from billbridge.sources.heap import keep_big_buffers
+from billbridge.sources.heap import big_buffers_on_heap
 from billbridge.sources.partner_center.columnar import _EXTRA, _ROW, _aggregate, _merge
 from billbridge.sources.partner_center.columns import canonical
 from billbridge.sources.partner_center.files import Source
@@ -58,8 +58,8 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
     labels = [names[key] for key in columns.labels if key is not None]
     parts: list[pl.DataFrame] = []
     lines = 0
-    keep_big_buffers()  # each chunk's bytes reuse the last one's memory
-    with source.plain_csv() as path:
+    # each chunk's bytes reuse the last one's memory
+    with big_buffers_on_heap(), source.plain_csv() as path:
         for chunk in _chunks(path):
             raw = pl.read_csv(
                 chunk,
