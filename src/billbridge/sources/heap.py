@@ -7,8 +7,10 @@ export, the gunzipped blobs of a pull) then gets new pages for every chunk, whic
 zeroes and faults in one at a time: on 1.7 GB of JSON lines a million page faults, 1.6 s of
 system time, a fifth of the read. Inside `big_buffers_on_heap` such chunks come from the heap
 and the freed memory stays for the next chunk (the trim threshold is raised with the mmap
-threshold). On leaving, glibc's defaults are set again and the freed memory is given back, so
-that a long-lived process (`serve`) does not keep it. Elsewhere than on glibc it does nothing.
+threshold). On leaving, glibc's initial values are set again (as fixed values: its sliding
+mmap threshold stays off, which only means more maps for allocations over 128 KiB) and the
+freed memory is given back, so that a long-lived process (`serve`) does not keep it.
+Elsewhere than on glibc it does nothing.
 """
 
 from __future__ import annotations
