@@ -186,9 +186,9 @@ def test_the_same_store_through_a_symlink_takes_the_same_lock(tmp_path: Path) ->
 
 def test_the_installation_id_is_made_once(store: Store) -> None:
     with store.transaction() as uow:
-        first = uow.exports.installation_id()
+        first = uow.exports.installation().id
     with store.transaction() as uow:
-        assert uow.exports.installation_id() == first
+        assert uow.exports.installation().id == first
     assert len(first) == 36
 
 

@@ -203,8 +203,8 @@ class ExportEngine:
                     )
                 tenant_known: Future[TenantContext] = Future()
                 early = self._early_lease(reports, installation, tenant_known)
-                early_requests = 0 if early is None else early[0].acquire_requests - 1
-                taking = None if early is None else early[1]
+                taking = None if early is None else acquire_in_background(early)
+                early_requests = 0 if early is None else early.acquire_requests - 1
                 try:
                     desired = self._desire(reports)
                     tell(tenant_known, desired.tenant)
@@ -337,8 +337,8 @@ class ExportEngine:
         reports: list[StoredReport],
         installation: Installation,
         tenant: Future[TenantContext],
-    ) -> tuple[TenantLease, Future[TenantLease]] | None:
-        """Start taking the lease at once, on a thread of its own, when the export is sure to
+    ) -> TenantLease | None:
+        """The lease to take at once, on a thread of its own, when the export is sure to
         write: a report of an exportable organization that was never exported writes its
         charges. Its round trips then overlap the reading of the tenant and of the plan (the
         lease waits for `tenant` only to create its record); an export that turns out to
@@ -356,8 +356,7 @@ class ExportEngine:
         ]
         if not new:
             return None
-        lease = self._new_lease(tenant, installation)
-        return lease, acquire_in_background(lease)
+        return self._new_lease(tenant, installation)
 
     def _lease(
         self, prepared: _Prepared, installation: Installation, early: Future[TenantLease] | None

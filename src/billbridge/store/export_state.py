@@ -85,13 +85,10 @@ class ExportStateRepository:
                 found.setdefault(row.report_id, {})[row.key] = row.autotask_id
         return found
 
-    def installation_id(self) -> str:
-        """This installation's id, made once and kept in the store: it stamps the export
-        lease billbridge holds in the tenant, so that two installations never export at once."""
-        return self.installation().id
-
     def installation(self) -> Installation:
-        """This installation's id, and whether this call made it."""
+        """This installation's id, made once and kept in the store (it stamps the export lease
+        billbridge holds in the tenant, so that two installations never export at once), and
+        whether this call made it."""
         found = self._db.execute(select(installation.c.id).limit(1)).scalar()
         if found is not None:
             return Installation(str(found), new=False)
