@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
@@ -65,6 +69,106 @@ def test_migrations_are_applied_on_first_use(store: Store) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     assert version == ScriptDirectory.from_config(config).get_current_head()
     Store(store.url).close()  # opening an up-to-date store again is a no-op
+
+
+def _alembic(url: str, revision: str) -> None:
+    """Alembic's own upgrade of the database at `url` to `revision`, as an older billbridge
+    left it."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def _tables(engine: Engine) -> dict[str, dict[str, object]]:
+    """What each table is made of, as the database reports it."""
+    seen = inspect(engine)
+    return {
+        table: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                for c in seen.get_columns(table)
+            ],
+            "primary key": seen.get_pk_constraint(table),
+            "foreign keys": sorted(map(str, seen.get_foreign_keys(table))),
+            "indexes": sorted(map(str, seen.get_indexes(table))),
+            "unique": sorted(map(str, seen.get_unique_constraints(table))),
+            "checks": sorted(map(str, seen.get_check_constraints(table))),
+        }
+        for table in sorted(seen.get_table_names())
+    }
+
+
+def test_a_new_store_has_the_tables_the_migrations_make(
+    store_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # A new database is created from schema.py, not by replaying the migrations: both ways
+    # must give the same database, or a store created today differs from one upgraded.
+    if store_url.startswith("sqlite"):
+        migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    else:
+        migrated_url = _second_postgres_database(request)
+    _alembic(migrated_url, "head")
+    created = Store(store_url)
+    migrated = create_engine(migrated_url)
+    try:
+        assert _tables(created.engine) == _tables(migrated)
+        with created.engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalar() == "0006"
+    finally:
+        created.close()
+        migrated.dispose()
+
+
+def _second_postgres_database(request: pytest.FixtureRequest) -> str:
+    server = str(request.getfixturevalue("postgres_server"))
+    name = f"{server.rsplit('/', 1)[1]}_migrated"
+    admin = server.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+def test_a_store_an_older_billbridge_made_is_upgraded_by_its_migrations(
+    store_url: str,
+) -> None:
+    _alembic(store_url, "0005")
+    older = create_engine(store_url)
+    assert "tenant_metadata" not in inspect(older).get_table_names()
+    older.dispose()
+    opened = Store(store_url)
+    try:
+        with opened.engine.connect() as connection:
+            assert "tenant_metadata" in inspect(connection).get_table_names()
+            version = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalar() == "0006"
+    finally:
+        opened.close()
+
+
+def test_two_processes_creating_one_new_store_both_open_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    code = f"from billbridge.store import Store\nStore({url!r}).close()"
+    racing = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    for process in racing:
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 0, errors
+    with Store(url).transaction() as uow:
+        assert uow.connection.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
 
 
 def test_report_round_trips_exactly(store: Store) -> None:

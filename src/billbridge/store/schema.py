@@ -1,4 +1,6 @@
-"""The tables. Changing them means adding an Alembic migration under `migrations/versions/`."""
+"""The tables. Changing them means adding an Alembic migration under `migrations/versions/`:
+a new database is created from these tables, an older one upgraded by the migrations, and
+`tests/foundation/test_store.py` checks that both give the same database."""
 
 from __future__ import annotations
 
