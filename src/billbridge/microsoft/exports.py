@@ -28,6 +28,7 @@ from billbridge.microsoft.errors import (
 )
 from billbridge.microsoft.http import MicrosoftHttp, parse_json, retry_after
 from billbridge.microsoft.settings import GRAPH_SCOPE
+from billbridge.sources.lines import newlines
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ class _LineSink:
             self._array += data
             return
         self._target.write(data)
-        self._lines += data.count(b"\n")
+        self._lines += newlines(data)
         self._last = data[-1:]
 
     def finish(self, name: str, what: str, url: str) -> int:

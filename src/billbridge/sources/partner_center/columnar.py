@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from billbridge.sources.lines import newlines
 from billbridge.sources.partner_center.columns import Binding, canonical
 from billbridge.sources.partner_center.files import Refused, Source
 from billbridge.sources.partner_center.numbers import MAX_ADJUSTED_EXPONENT
@@ -215,6 +216,6 @@ def _lines(path: Path) -> int:
     buffer = bytearray(1 << 20)
     with path.open("rb", buffering=0) as raw:
         while size := raw.readinto(buffer):
-            count += buffer.count(b"\n", 0, size)
+            count += newlines(buffer, size)
             last = bytes(buffer[size - 1 : size])
     return count + (0 if last == b"\n" else 1)
