@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from billbridge.domain.price_list import PriceListItem
 from billbridge.sources.organizations import read_organizations
@@ -19,9 +20,11 @@ from billbridge.sources.partner_center import read_partner_center
 from billbridge.sources.price_list import read_price_list
 from billbridge.sources.problems import ProblemLog
 from billbridge.sources.reports import LocatedReport, collect_reports
-from billbridge.store import Store, UnitOfWork
-from billbridge.store.counts import ChangeCounts
-from billbridge.store.reports import SaveOutcome
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported while a big file is read, not before
+    from billbridge.store import Store, UnitOfWork
+    from billbridge.store.counts import ChangeCounts
+    from billbridge.store.reports import SaveOutcome
 
 
 @dataclass(slots=True)
@@ -32,6 +35,8 @@ class ReportCounts:
     report_ids: list[str] = field(default_factory=list)
 
     def add(self, outcome: SaveOutcome) -> None:
+        from billbridge.store.reports import SaveOutcome
+
         if outcome is SaveOutcome.CREATED:
             self.created += 1
         elif outcome is SaveOutcome.CORRECTED:
@@ -125,7 +130,7 @@ def import_partner_center(
 
 
 def _store_and_prices(store: Store | Callable[[], Store]) -> tuple[Store, dict[str, PriceListItem]]:
-    opened = store if isinstance(store, Store) else store()
+    opened = store() if callable(store) else store
     with opened.transaction() as uow:
         return opened, {item.sku: item for item in uow.price_list.all()}
 
