@@ -1,7 +1,8 @@
 """Benchmark: a pull of 1,000,000 usage rows served by the emulator vs importing the file.
 
 Generates (or reuses) the 1,000,000-row daily-rated usage CSV of `bench_partner_center.py`,
-then, each as a user runs it (a fresh `billbridge` process and a fresh SQLite state store):
+then, each as a user runs it (a fresh `billbridge` process and a fresh SQLite state store),
+one of each in turn:
 
 - `billbridge import partner-center FILE --generated-on DAY`;
 - `billbridge pull partner-center` against `billbridge sandbox --partner-center FILE` running
@@ -120,30 +121,18 @@ def main() -> None:
     print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
 
-    imports: list[tuple[float, float, float]] = []
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory(prefix="bench-import-") as work:
-            cfg = config(Path(work), None)
-            imports.append(
-                timed(
-                    [
-                        "--config",
-                        str(cfg),
-                        "import",
-                        "partner-center",
-                        str(path),
-                        "--generated-on",
-                        INVOICE_DAY,
-                    ],
-                    Path(work),
-                )
-            )
     started = time.perf_counter()
     emulator, origin = start_emulator(path)
     print(f"emulator ready at {origin} in {time.perf_counter() - started:.1f} s", flush=True)
+    imports: list[tuple[float, float, float]] = []
     pulls: list[tuple[float, float, float]] = []
     try:
+        # interleaved, so that a slower moment of a shared machine hits both alike
         for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory(prefix="bench-import-") as work:
+                cfg = config(Path(work), None)
+                command = ["--config", str(cfg), "import", "partner-center", str(path)]
+                imports.append(timed([*command, "--generated-on", INVOICE_DAY], Path(work)))
             with tempfile.TemporaryDirectory(prefix="bench-pull-") as work:
                 cfg = config(Path(work), origin)
                 pulls.append(timed(["--config", str(cfg), "pull", "partner-center"], Path(work)))
