@@ -58,6 +58,20 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     _drop_all(postgres_server)
 
 
+@pytest.fixture
+def second_postgres_url(postgres_server: str) -> Iterator[str]:
+    """Another empty database on the PostgreSQL server, beside `postgres_url`'s, for one test."""
+    name = f"{postgres_server.rsplit('/', 1)[1]}_second"
+    with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{postgres_server.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _drop_all(url: str) -> None:
     with psycopg.connect(_libpq(url), autocommit=True) as connection:
         connection.execute("DROP SCHEMA public CASCADE")

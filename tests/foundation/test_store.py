@@ -9,7 +9,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -65,23 +64,24 @@ def test_migrations_are_applied_on_first_use(store: Store) -> None:
     assert {"organizations", "price_list_items", "reports", "report_revisions"} <= tables
     with store.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    assert version == ScriptDirectory.from_config(config).get_current_head()
+    assert version == _head()
     Store(store.url).close()  # opening an up-to-date store again is a no-op
 
 
-def _head() -> str | None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return config
+
+
+def _head() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def _alembic(url: str, revision: str) -> None:
     """Alembic's own upgrade of the database at `url` to `revision`, as an older billbridge
     left it."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config = _config()
     engine = create_engine(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -116,7 +116,7 @@ def test_a_new_store_has_the_tables_the_migrations_make(
     if store_url.startswith("sqlite"):
         migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
     else:
-        migrated_url = _second_postgres_database(request)
+        migrated_url = str(request.getfixturevalue("second_postgres_url"))
     _alembic(migrated_url, "head")
     created = Store(store_url)
     migrated = create_engine(migrated_url)
@@ -128,22 +128,6 @@ def test_a_new_store_has_the_tables_the_migrations_make(
     finally:
         created.close()
         migrated.dispose()
-
-
-def _second_postgres_database(request: pytest.FixtureRequest) -> str:
-    server = str(request.getfixturevalue("postgres_server"))
-    name = f"{server.rsplit('/', 1)[1]}_migrated"
-    admin = server.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    request.addfinalizer(drop)
-    return f"{server.rsplit('/', 1)[0]}/{name}"
 
 
 def test_a_store_an_older_billbridge_made_is_upgraded_by_its_migrations(
