@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, func, insert, select, update
+from sqlalchemy import Connection, Date, Dialect, func, insert, select, update
 
 from billbridge.domain.report import BillingReport, ReportLine
 from billbridge.domain.subscription import SubscriptionType
@@ -217,6 +217,8 @@ class _LineWriter:
     processors: tuple[Callable[[Any], Any] | None, ...]
     names: tuple[str, ...] | None
     """The parameter names for a dialect with named parameters, None for positional ones."""
+    dates: tuple[bool, ...]
+    """Which columns are dates: a report's lines share a few, each processed once."""
 
     @staticmethod
     def of(dialect: Dialect) -> _LineWriter:
@@ -230,14 +232,15 @@ class _LineWriter:
                 for name in _LINE_COLUMNS
             )
             names = None if compiled.positional else _LINE_COLUMNS
+            dates = tuple(isinstance(report_lines.c[n].type, Date) for n in _LINE_COLUMNS)
             found = _WRITERS[dialect.name + dialect.paramstyle] = _LineWriter(
-                compiled.string, processors, names
+                compiled.string, processors, names, dates
             )
         return found
 
     def rows(self, revision_id: int, lines: Sequence[ReportLine]) -> list[Any]:
         """The parameters of every line, built column by column (cheaper than row by row)."""
-        columns: list[Iterable[Any]] = [
+        columns: list[Sequence[Any]] = [
             [revision_id] * len(lines),
             range(len(lines)),
             [line.subscription_id for line in lines],
@@ -245,8 +248,12 @@ class _LineWriter:
         ]
         columns += [[getattr(line, name) for line in lines] for name in _LINE_COLUMNS[4:]]
         bound = [
-            values if process is None else map(process, values)
-            for process, values in zip(self.processors, columns, strict=True)
+            values
+            if process is None
+            else _once_each(process, values)
+            if is_date
+            else map(process, values)
+            for process, is_date, values in zip(self.processors, self.dates, columns, strict=True)
         ]
         if self.names is None:
             return list(zip(*bound, strict=True))
@@ -254,6 +261,13 @@ class _LineWriter:
 
 
 _WRITERS: dict[str, _LineWriter] = {}
+
+
+def _once_each(process: Callable[[Any], Any], values: Sequence[Any]) -> Iterable[Any]:
+    """`map(process, values)`, calling `process` once per distinct value (for dates, where
+    equal values are the same value)."""
+    done = {value: process(value) for value in set(values)}
+    return map(done.__getitem__, values)
 
 
 def _line(row: Any) -> ReportLine:

@@ -119,4 +119,4 @@ def _read_usage(source: Source, log: ProblemLog) -> dict[usage.UsageKey, usage.M
     groups = usage.read_rows(source, binding, log)
     if len(log.problems) > before:
         return None
-    return usage.finish(groups.items(), usage.layout(binding))
+    return usage.finish(usage.RawGroups.of(groups), usage.layout(binding))

@@ -36,7 +36,7 @@ from billbridge.sources.partner_center.usage import (
     BadKey,
     Layout,
     MeterUsage,
-    RawGroup,
+    RawGroups,
     UsageKey,
     finish,
     layout,
@@ -194,18 +194,17 @@ def _non_empty(text: pl.Expr) -> pl.Expr:
     return pl.when(text.str.len_bytes() > 0).then(text)
 
 
-def _raw_groups(frame: pl.DataFrame) -> list[tuple[tuple[str | None, ...], RawGroup]]:
+def _raw_groups(frame: pl.DataFrame) -> RawGroups:
     def column(name: str) -> list[Any]:
         return frame.get_column(name).to_list()
 
-    keys = zip(*(column(f"k{i}") for i in range(len(KEY_FIELDS))), strict=True)
-    labels = zip(*(column(f"l{i}") for i in range(len(LABEL_FIELDS))), strict=True)
-    return [
-        (key, RawGroup(first, quantity, cost, list(label)))
-        for key, first, quantity, cost, label in zip(
-            keys, column("__first"), column("s0"), column("s1"), labels, strict=True
-        )
-    ]
+    return RawGroups(
+        keys=[column(f"k{i}") for i in range(len(KEY_FIELDS))],
+        lines=column("__first"),
+        quantities=column("s0"),
+        costs=column("s1"),
+        labels=list(zip(*(column(f"l{i}") for i in range(len(LABEL_FIELDS))), strict=True)),
+    )
 
 
 def _lines(path: Path) -> int:

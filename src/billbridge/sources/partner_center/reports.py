@@ -28,13 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import reduce
 
 from billbridge.domain.organization import Organization
 from billbridge.domain.report import BillingReport, ReportLine
 from billbridge.domain.subscription import SubscriptionType
 from billbridge.sources.partner_center.charges import licence_charge
 from billbridge.sources.partner_center.invoice import InvoiceLine
-from billbridge.sources.partner_center.numbers import exact, tidy
+from billbridge.sources.partner_center.numbers import EXACT, tidy
 from billbridge.sources.partner_center.prices import Pricing
 from billbridge.sources.partner_center.usage import (
     CUSTOMER_DOMAIN,
@@ -48,6 +49,8 @@ from billbridge.sources.reports import LocatedReport
 
 MAX_USAGE_UNIT = 100
 MAX_NAME = 500
+
+_ZERO = Decimal(0)
 
 Where = tuple[int, int]
 """(file index, line): where something was first seen, comparable across files."""
@@ -244,10 +247,11 @@ class Builder:
             by_slot.setdefault((key.entitlement_id, key.meter), []).append(meter)
         lines = []
         for (entitlement_id, meter_id), same in sorted(by_slot.items()):
-            with exact():  # from 0 even for one meter: 0 + -0 is 0, as before
-                cost = sum((m.cost for m in same), Decimal(0))
-                list_price = sum((m.list_price for m in same), Decimal(0))
-                quantity = sum((m.quantity for m in same), Decimal(0))
+            # From 0 even for one meter (0 + -0 is 0), by EXACT's own methods: a
+            # `localcontext` per line cost more than the sums.
+            cost = reduce(EXACT.add, [m.cost for m in same], _ZERO)
+            list_price = reduce(EXACT.add, [m.list_price for m in same], _ZERO)
+            quantity = reduce(EXACT.add, [m.quantity for m in same], _ZERO)
             if len(same) == 1:  # the usual case: one invoice and cycle per meter
                 meter_name, unit = same[0].meter_name, same[0].label(UNIT) or ""
             else:

@@ -20,7 +20,8 @@ used and the first line it was seen on.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -168,8 +169,7 @@ class MeterUsage:
     def meter_name(self) -> str:
         """`Virtual Machines Dv3 Series Windows - D2 v3/D2s v3`, as Microsoft describes meters:
         category, subcategory and name, leaving out a part another part already contains."""
-        labels = self.labels
-        return _meter_name(tuple([labels[i] for i in _NAME_INDEXES]))
+        return _meter_name(_name_labels(self.labels))
 
 
 class BadKey(ValueError):
@@ -180,24 +180,39 @@ class BadKey(ValueError):
         self.problems = problems
 
 
-def finish(
-    groups: Iterable[tuple[RawKey, RawGroup]], columns: Layout
-) -> dict[UsageKey, MeterUsage]:
+@dataclass(frozen=True, slots=True)
+class RawGroups:
+    """Raw groups column by column, as polars hands them over (and the row reader's groups
+    turned so): per KEY_FIELDS the raw texts, then per group its first line, sums and labels."""
+
+    keys: Sequence[Sequence[str | None]]
+    lines: Sequence[int]
+    quantities: Sequence[Decimal]
+    costs: Sequence[Decimal]
+    labels: Sequence[Sequence[str | None]]
+
+    @staticmethod
+    def of(groups: Mapping[RawKey, RawGroup]) -> RawGroups:
+        found = list(groups.values())
+        return RawGroups(
+            keys=list(zip(*groups, strict=True)) if groups else [[] for _ in KEY_FIELDS],
+            lines=[g.line for g in found],
+            quantities=[g.quantity for g in found],
+            costs=[g.cost for g in found],
+            labels=[g.labels for g in found],
+        )
+
+
+def finish(groups: RawGroups, columns: Layout) -> dict[UsageKey, MeterUsage]:
     """Raw groups turned into meters (keys parsed, equal keys merged); `BadKey` if a key is
     bad, which only the columnar reader can meet (the row reader drops such rows)."""
-    pairs = list(groups)
     parse = _KeyParser(columns.meter_ids)
-    parsed = parse.many([raw for raw, _ in pairs])
+    parsed = parse.many(groups.keys)
     meters: dict[UsageKey, MeterUsage] = {}
+    each = zip(parsed, groups.lines, groups.quantities, groups.costs, groups.labels, strict=True)
     with exact():
-        for (_, group), (key, unit_price, rate) in zip(pairs, parsed, strict=True):
-            usage = MeterUsage(
-                group.line,
-                group.quantity,
-                group.cost,
-                unit_price * rate * group.quantity,
-                list(group.labels),
-            )
+        for (key, unit_price, rate), line, quantity, cost, labels in each:
+            usage = MeterUsage(line, quantity, cost, unit_price * rate * quantity, list(labels))
             found = meters.get(key)
             if found is None:
                 meters[key] = usage
@@ -280,14 +295,17 @@ class _KeyParser:
             raise BadKey(found.problems)  # a new one: re-raising one object grows its traceback
         return found
 
-    def many(self, raws: list[RawKey]) -> list[tuple[UsageKey, Decimal, Decimal]]:
-        """`self(raw)` for each raw key, parsing column by column: each column repeats a few
-        hundred distinct texts over tens of thousands of keys. If any key is bad, each is
-        parsed on its own, so that the `BadKey` raised is the one `self(raw)` raises."""
-        if not raws:
+    def many(
+        self, columns: Sequence[Sequence[str | None]]
+    ) -> list[tuple[UsageKey, Decimal, Decimal]]:
+        """`self(raw)` for each raw key given column by column (per KEY_FIELDS), parsing a
+        column at a time: each repeats a few hundred distinct texts over tens of thousands of
+        keys. If any key is bad, each is parsed on its own, so that the `BadKey` raised is the
+        one `self(raw)` raises."""
+        if not columns[0]:
             return []
         invoice, customer, start, end, currency, entitlement, meter, product, sku, price, rate = (
-            zip(*raws, strict=True)
+            columns
         )
         parts = [
             self._column(CUSTOMER_ID, customer, _identifier),
@@ -301,10 +319,10 @@ class _KeyParser:
         ]
         good: list[list[Any]] = [part for part in parts if part is not None]
         if len(good) < len(parts):
-            return [self(raw) for raw in raws]
+            return [self(raw) for raw in zip(*columns, strict=True)]
         customers, starts, ends, currencies, entitlements, meters, prices, rates = good
         if any(e < s for s, e in zip(starts, ends, strict=True)):
-            return [self(raw) for raw in raws]
+            return [self(raw) for raw in zip(*columns, strict=True)]
         invoices = [(text or "").strip() for text in invoice]
         keys = map(UsageKey, invoices, customers, starts, ends, currencies, entitlements, meters)
         return list(zip(keys, prices, rates, strict=True))
@@ -461,7 +479,8 @@ def _smaller(a: str | None, b: str | None) -> str | None:
 
 
 _NAMES = (METER_CATEGORY, METER_SUBCATEGORY, METER_NAME, PRODUCT_NAME, SKU_NAME)
-_NAME_INDEXES = tuple(_LABEL_INDEX[f.name] for f in _NAMES)
+_name_labels = operator.itemgetter(*(_LABEL_INDEX[f.name] for f in _NAMES))
+"""The labels of `_NAMES` out of a meter's labels, as a tuple."""
 
 
 @functools.lru_cache(maxsize=1 << 16)
