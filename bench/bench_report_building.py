@@ -51,7 +51,12 @@ for _ in range(repeat):
     times["meters"] = time.perf_counter() - start
     builder = reports.Builder([str(path)], date(2025, 12, 6), Pricing({}, None, None), ProblemLog())
     start = time.perf_counter()
-    made = builder.usage_reports([reports.UsageFile(str(path), 0, meters)])
+    if hasattr(reports, "UsageMeters"):
+        merged = reports.UsageMeters()
+        merged.add(0, meters)
+        made = builder.usage_reports(merged)
+    else:  # code before 2026-12-03
+        made = builder.usage_reports([reports.UsageFile(str(path), 0, meters)])
     times["reports"] = time.perf_counter() - start
     start = time.perf_counter()
     hashes = [item.report.content_hash for item in made]

@@ -80,7 +80,7 @@ def import_reports(store: Store, paths: Sequence[Path]) -> ReportCounts:
                     " with `billbridge import organizations`",
                 )
         log.raise_if_any()
-        return _save_reports(uow, located, paths)
+        return _save_reports(uow, located, _names(paths))
 
 
 @dataclass(slots=True)
@@ -88,6 +88,8 @@ class PartnerCenterCounts:
     organizations: ChangeCounts
     reports: ReportCounts
     warnings: list[str]
+    rows: dict[str, int] = field(default_factory=dict)
+    """Per file (by name), the rows it had."""
 
 
 def import_partner_center(
@@ -98,12 +100,15 @@ def import_partner_center(
     today: date | None = None,
     azure_markup: Decimal | None = None,
     license_markup: Decimal | None = None,
+    source: str | None = None,
 ) -> PartnerCenterCounts:
     """Organizations (by tenant id, never touching their links) and reports from Partner Center.
 
     Without `generated_on`, new reports are generated `today`, and a report already stored
     with the same lines keeps its date: importing the same file again on a later day changes
     nothing (and does not make the report due again).
+
+    The reports' revisions name `source` as where they came from (the files' names without).
 
     `store` may be a function that opens it: it is then opened (and migrated), and the price
     list loaded, in a thread while the files are read, which mostly waits on polars (it
@@ -125,8 +130,8 @@ def import_partner_center(
             heads = uow.reports.heads(item.report.report_id for item in reports)
             reports = [_keep_generated_date(heads, item) for item in reports]
         organizations = uow.organizations.upsert(result.organizations, keep_links=True)
-        counts = _save_reports(uow, reports, paths)
-    return PartnerCenterCounts(organizations, counts, list(result.warnings))
+        counts = _save_reports(uow, reports, source or _names(paths))
+    return PartnerCenterCounts(organizations, counts, list(result.warnings), result.rows)
 
 
 def _store_and_prices(store: Store | Callable[[], Store]) -> tuple[Store, dict[str, PriceListItem]]:
@@ -148,11 +153,12 @@ def _keep_generated_date(
     return replace(item, report=same_day)
 
 
-def _save_reports(
-    uow: UnitOfWork, located: Sequence[LocatedReport], paths: Sequence[Path]
-) -> ReportCounts:
+def _names(paths: Sequence[Path]) -> str:
+    return ", ".join(p.name for p in paths)
+
+
+def _save_reports(uow: UnitOfWork, located: Sequence[LocatedReport], source: str) -> ReportCounts:
     counts = ReportCounts()
-    source = ", ".join(p.name for p in paths)
     for item in located:
         counts.add(uow.reports.save(item.report, source=source))
         counts.report_ids.append(item.report.report_id)

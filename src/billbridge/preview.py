@@ -16,8 +16,11 @@ from pathlib import Path
 from billbridge.config import Settings
 from billbridge.microsoft import NoData
 from billbridge.microsoft.client import PartnerCenterClient
-from billbridge.pulling import microsoft_settings
+from billbridge.microsoft.errors import MalformedResponseError
+from billbridge.pulling import describe_problems, microsoft_settings
 from billbridge.sources.partner_center import read_partner_center
+from billbridge.sources.partner_center.files import is_blank
+from billbridge.sources.problems import InputError
 
 
 @dataclass(frozen=True)
@@ -47,16 +50,23 @@ def preview_unbilled(settings: Settings, client: PartnerCenterClient | None = No
             return Preview(currency, 0, ())
         manifest = client.manifest(outcome, what)
         with tempfile.TemporaryDirectory(prefix="billbridge-preview-") as directory:
-            path = Path(directory) / "unbilled-usage.jsonl"
-            with path.open("wb") as target:
-                spans = client.download(manifest, target, what)
-            read = read_partner_center(
-                [path],
-                generated_on=datetime.now(UTC).date(),
-                azure_markup=settings.partner_center.azure_markup,
-                license_markup=settings.partner_center.license_markup,
-                price_list={},
-            )
+            blobs = client.download(manifest, Path(directory), "unbilled-usage", what)
+            paths = [blob.path for blob in blobs if not is_blank(blob.path)]
+            if not paths:
+                return Preview(currency, 0, ())
+            try:
+                read = read_partner_center(
+                    paths,
+                    generated_on=datetime.now(UTC).date(),
+                    azure_markup=settings.partner_center.azure_markup,
+                    license_markup=settings.partner_center.license_markup,
+                    price_list={},
+                )
+            except InputError as exc:
+                in_blobs = {str(blob.path): ("usage", blob.name) for blob in blobs}
+                raise MalformedResponseError(
+                    describe_problems("Microsoft's unbilled usage export", exc, in_blobs)
+                ) from None
     finally:
         if own:
             client.close()
@@ -70,4 +80,4 @@ def preview_unbilled(settings: Settings, client: PartnerCenterClient | None = No
         )
         for item in read.reports
     )
-    return Preview(currency, sum(s.last - s.first + 1 for s in spans), lines)
+    return Preview(currency, sum(read.rows.values()), lines)

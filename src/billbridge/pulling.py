@@ -3,13 +3,13 @@ each new invoice, imported as `import partner-center` would, dated by the invoic
 
 Per invoice: both exports (reconciliation, usage) are started first and their operation URLs
 committed at once, so a pull killed while it waits resumes them on the next run instead of
-starting new exports; then each is polled, its manifest read and its blobs streamed, gunzipped,
-into a JSON-lines file in a temporary directory (bounded by the month's size on disk, never held
-in memory), which the Partner Center reader reads. The import is all or nothing, as a file
-import is; only then is the invoice marked pulled, with each manifest's eTag. An invoice marked
-pulled is never exported again. An expired SAS (403 on a blob) starts a new export of that kind
-only. "No data available" (5000) is an empty export: an invoice with neither kind is recorded
-as having nothing billed.
+starting new exports; then each is polled, its manifest read and its blobs streamed, still
+gzipped, into files of a temporary directory (bounded by the month's gzipped size on disk, never
+held in memory), which the Partner Center reader inflates as it reads them. The import is all
+or nothing, as a file import is; only then is the invoice marked pulled, with each manifest's
+eTag. An invoice marked pulled is never exported again. An expired SAS (403 on a blob) starts a
+new export of that kind only. "No data available" (5000) is an empty export: an invoice with
+neither kind is recorded as having nothing billed.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from billbridge.importing import import_partner_center
 from billbridge.microsoft import KINDS, InvoiceSummary, Kind, MicrosoftSettings, NoData
 from billbridge.microsoft.client import PartnerCenterClient
 from billbridge.microsoft.errors import MalformedResponseError, MicrosoftError, SasExpiredError
-from billbridge.microsoft.exports import BlobSpan, Manifest, blob_of
-from billbridge.sources.heap import big_buffers_on_heap
+from billbridge.microsoft.exports import BlobFile, Manifest
+from billbridge.sources.partner_center.files import is_blank
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
 
@@ -246,18 +246,18 @@ class _Puller:
         started: int,
         directory: Path,
     ) -> InvoicePull:
-        files: list[tuple[Kind, Path, list[BlobSpan], str]] = []
+        exported: list[_Export] = []
         for kind, url in operations.items():
             fetched = self._fetch(invoice.id, kind, url, directory)
             if fetched is None:
                 with self.store.transaction() as uow:
                     uow.pulls.save_export(invoice.id, kind, state="no_data", operation_url=url)
                 continue
-            path, spans, etag, restarted = fetched
+            export, restarted = fetched
             started += restarted
-            files.append((kind, path, spans, etag))
-        rows = sum(span.last - span.first + 1 for _, _, spans, _ in files for span in spans)
-        if not files:
+            exported.append(export)
+        paths = [blob.path for export in exported for blob in export.blobs]
+        if not paths:
             self._record(invoice, "no_data")
             return InvoicePull(
                 invoice.id,
@@ -266,26 +266,31 @@ class _Puller:
                 exports_started=started,
                 detail="Microsoft has no billed data for it (No data available)",
             )
-        self.progress(f"{invoice.id}: importing {rows:,} rows")
+        self.progress(f"{invoice.id}: importing {len(paths)} blob(s)")
         try:
             counts = import_partner_center(
                 self.store,
-                [path for _, path, _, _ in files],
+                paths,
                 generated_on=invoice.invoice_date,
                 azure_markup=self.azure_markup,
                 license_markup=self.license_markup,
+                source=f"Microsoft's exports of invoice {invoice.id}",
             )
         except InputError as exc:
-            raise MalformedResponseError(_describe_problems(invoice.id, exc, files)) from None
+            subject = f"Microsoft's export of invoice {invoice.id}"
+            raise MalformedResponseError(
+                describe_problems(subject, exc, _blob_names(exported))
+            ) from None
+        rows = {export.kind: export.rows(counts.rows) for export in exported}
         with self.store.transaction() as uow:
-            for kind, _, spans, etag in files:
+            for export in exported:
                 uow.pulls.save_export(
                     invoice.id,
-                    kind,
+                    export.kind,
                     state="imported",
                     operation_url=None,
-                    etag=etag,
-                    rows=sum(s.last - s.first + 1 for s in spans),
+                    etag=export.etag,
+                    rows=rows[export.kind],
                 )
             uow.pulls.record_invoice(
                 invoice.id,
@@ -293,15 +298,15 @@ class _Puller:
                 currency=invoice.currency,
                 total=invoice.total,
                 status="imported",
-                rows=rows,
+                rows=sum(rows.values()),
                 report_ids=counts.reports.report_ids,
             )
-        self.result.warnings.extend(_in_blobs(counts.warnings, invoice.id, files))
+        self.result.warnings.extend(_in_blobs(counts.warnings, invoice.id, exported))
         return InvoicePull(
             invoice.id,
             invoice.invoice_date,
             "imported",
-            rows=rows,
+            rows=sum(rows.values()),
             exports_started=started,
             report_ids=tuple(counts.reports.report_ids),
             detail=f"{len(counts.reports.report_ids)} reports: {counts.reports}",
@@ -309,9 +314,9 @@ class _Puller:
 
     def _fetch(
         self, invoice_id: str, kind: Kind, url: str, directory: Path
-    ) -> tuple[Path, list[BlobSpan], str, int] | None:
-        """The export's blobs in one file, or None when it has no data. An expired SAS gets
-        one new export of this kind (the other kind's download is kept)."""
+    ) -> tuple[_Export, int] | None:
+        """The export's blobs, or None when it has no data (or no rows). An expired SAS gets one
+        new export of this kind (the other kind's download is kept)."""
         what = f"invoice {invoice_id}'s {kind} export"
         restarted = 0
         while True:
@@ -319,9 +324,8 @@ class _Puller:
             if isinstance(outcome, NoData):
                 return None
             manifest = self.client.manifest(outcome, what)
-            path = directory / f"{invoice_id}-{kind}.jsonl"
             try:
-                spans = self._download(manifest, path, what)
+                blobs = self._download(manifest, directory, f"{invoice_id}-{kind}", what)
             except SasExpiredError:
                 if restarted:
                     raise
@@ -329,13 +333,18 @@ class _Puller:
                 url = self._start(invoice_id, kind)
                 restarted = 1
                 continue
-            return path, spans, manifest.eTag, restarted
+            if not blobs:  # only blank blobs: no rows, as "No data available" says
+                return None
+            return _Export(kind, blobs, manifest.eTag), restarted
 
-    def _download(self, manifest: Manifest, path: Path, what: str) -> list[BlobSpan]:
+    def _download(
+        self, manifest: Manifest, directory: Path, prefix: str, what: str
+    ) -> list[BlobFile]:
+        """The manifest's blobs, leaving out those of no rows (the reader refuses an empty
+        file)."""
         self.progress(f"{what}: {manifest.blobCount} blob(s)")
-        # the inflated pieces reuse each other's memory
-        with big_buffers_on_heap(), path.open("wb") as target:
-            return self.client.download(manifest, target, what)
+        blobs = self.client.download(manifest, directory, prefix, what)
+        return [blob for blob in blobs if not is_blank(blob.path)]
 
     def _record(self, invoice: InvoiceSummary, status: Status, error: str | None = None) -> None:
         with self.store.transaction() as uow:
@@ -349,41 +358,48 @@ class _Puller:
             )
 
 
-def _in_blobs(
-    warnings: list[str], invoice_id: str, files: list[tuple[Kind, Path, list[BlobSpan], str]]
-) -> list[str]:
+@dataclass(frozen=True)
+class _Export:
+    """One kind's export of an invoice, downloaded."""
+
+    kind: Kind
+    blobs: list[BlobFile]
+    etag: str
+
+    def rows(self, by_file: dict[str, int]) -> int:
+        return sum(by_file.get(str(blob.path), 0) for blob in self.blobs)
+
+
+def _blob_names(exported: list[_Export]) -> dict[str, tuple[str, str]]:
+    """Each downloaded file's kind and blob name, by the file's name as the reader gives it."""
+    return {str(blob.path): (e.kind, blob.name) for e in exported for blob in e.blobs}
+
+
+def _in_blobs(warnings: list[str], invoice_id: str, exported: list[_Export]) -> list[str]:
     """Warnings naming Microsoft's blobs instead of billbridge's temporary files."""
-    named = []
-    for warning in warnings:
-        for kind, path, spans, _ in files:
+    names = _blob_names(exported)
+    if not names:
+        return warnings
+    pattern = re.compile("(" + "|".join(map(re.escape, names)) + r")(?::(\d+))?")
 
-            def place(
-                match: re.Match[str], kind: Kind = kind, spans: list[BlobSpan] = spans
-            ) -> str:
-                where = blob_of(spans, int(match[1])) if match[1] else None
-                blob = f", blob {where[0]} line {where[1]}" if where else ""
-                return f"invoice {invoice_id} {kind}{blob}"
+    def place(match: re.Match[str]) -> str:
+        kind, blob = names[match[1]]
+        line = f" line {match[2]}" if match[2] else ""
+        return f"invoice {invoice_id} {kind}, blob {blob}{line}"
 
-            warning = re.sub(re.escape(str(path)) + r"(?::(\d+))?", place, warning)
-        named.append(warning)
-    return named
+    return [pattern.sub(place, warning) for warning in warnings]
 
 
-def _describe_problems(
-    invoice_id: str, error: InputError, files: list[tuple[Kind, Path, list[BlobSpan], str]]
-) -> str:
-    """The reader's problems, located in Microsoft's blobs rather than billbridge's files."""
-    by_path = {str(path): (kind, spans) for kind, path, spans, _ in files}
+def describe_problems(subject: str, error: InputError, names: dict[str, tuple[str, str]]) -> str:
+    """The reader's problems, located in Microsoft's blobs rather than billbridge's files
+    (`names`: each file's kind of export and blob name)."""
     shown = []
     for problem in error.problems[:_MAX_PROBLEMS_SHOWN]:
-        kind, spans = by_path.get(problem.file, ("?", []))
-        where = blob_of(spans, problem.line) if problem.line is not None else None
-        place = f"blob {where[0]} line {where[1]}" if where else f"the {kind} export"
+        kind, blob = names.get(problem.file, ("?", ""))
+        line = f" line {problem.line}" if problem.line is not None else ""
+        place = f"blob {blob}{line}" if blob else f"the {kind} export"
         column = f" {problem.column}:" if problem.column else ""
         shown.append(f"{kind} {place}:{column} {problem.message}")
     more = len(error.problems) - len(shown)
     tail = f" (and {more} more)" if more > 0 else ""
-    return (
-        f"Microsoft's export of invoice {invoice_id} cannot be imported, nothing of it was"
-        f" stored: {'; '.join(shown)}{tail}"
-    )
+    return f"{subject} cannot be imported, nothing of it was stored: {'; '.join(shown)}{tail}"

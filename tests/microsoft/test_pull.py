@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from billbridge.importing import import_partner_center
 from billbridge.sandbox.microsoft import MicrosoftFaults
@@ -119,3 +123,35 @@ def test_unbilled_preview_stores_nothing(make_pull: PullFactory) -> None:
     assert stored_reports(pulling.store) == []
     with pulling.store.transaction() as uow:
         assert uow.pulls.invoices() == []
+
+
+def test_the_blobs_are_read_gzipped_as_microsoft_serves_them(
+    make_pull: PullFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is inflated to disk: the reader gets each blob's bytes as served, and the rows
+    recorded are those of the blobs."""
+    pulling = make_pull()
+    served = {
+        blob.path.read_bytes()
+        for invoice in pulling.emulator.data.invoices.values()
+        for blobs in invoice.blobs.values()
+        for blob in blobs
+    }
+    given: list[bytes] = []
+
+    def recorded(store: Any, paths: list[Path], **kwargs: Any) -> Any:
+        given.extend(path.read_bytes() for path in paths)
+        return import_partner_center(store, paths, **kwargs)
+
+    monkeypatch.setattr("billbridge.pulling.import_partner_center", recorded)
+    result = pulling.pull()
+
+    assert given and set(given) <= served
+    assert all(blob.startswith(b"\x1f\x8b") for blob in given)
+    invoice = pulling.emulator.data.invoices[USAGE_INVOICE]
+    rows = invoice.rows("usage") + invoice.rows("reconciliation")
+    assert rows > 0
+    assert [i.rows for i in result.invoices if i.invoice_id == USAGE_INVOICE] == [rows]
+    with pulling.store.transaction() as uow:
+        pulled = {p.invoice_id: p for p in uow.pulls.invoices()}
+    assert pulled[USAGE_INVOICE].rows == rows

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Any
 
 import httpx
 
 from billbridge.microsoft import exports
-from billbridge.microsoft.exports import BlobSpan, Kind, Manifest, Outcome
+from billbridge.microsoft.exports import BlobFile, Kind, Manifest, Outcome
 from billbridge.microsoft.http import MicrosoftHttp
 from billbridge.microsoft.invoices import InvoiceSummary, list_invoices
 from billbridge.microsoft.settings import MicrosoftSettings
@@ -62,8 +63,10 @@ class PartnerCenterClient:
         assert outcome.manifest_url is not None
         return exports.fetch_manifest(self.http, outcome.manifest_url, what)
 
-    def download(self, manifest: Manifest, target: BinaryIO, what: str) -> list[BlobSpan]:
-        return exports.download(self.http, manifest, target, what)
+    def download(
+        self, manifest: Manifest, directory: Path, prefix: str, what: str
+    ) -> list[BlobFile]:
+        return exports.download(self.http, manifest, directory, prefix, what)
 
 
 def _what(kind: Kind, invoice_id: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,13 @@ from typing import Any
 import pytest
 
 import billbridge.sources.partner_center as package
-from billbridge.sources.partner_center import PartnerCenterImport, columnar, columnar_json, usage
+from billbridge.sources.partner_center import (
+    PartnerCenterImport,
+    columnar,
+    columnar_json,
+    files,
+    usage,
+)
 
 from .builders import REAL_USAGE, api_items, json_lines, read, usage_row
 
@@ -138,8 +145,9 @@ def test_json_lines_read_in_chunks_keep_their_line_numbers(
     path = tmp_path / "usage.jsonl"
     path.write_text(_text(items), encoding="utf-8")
     real = columnar_json._chunks
-    monkeypatch.setattr(columnar_json, "_chunks", lambda p: real(p, size=700))
-    chunks = list(columnar_json._chunks(path))
+    monkeypatch.setattr(columnar_json, "_chunks", lambda content: real(content, size=700))
+    with path.open("rb") as content:
+        chunks = list(columnar_json._chunks(content))
     assert len(chunks) > 3 and all(c.endswith(b"\n") for c in chunks)
     outcomes = spy(monkeypatch)
     result = read(path)
@@ -147,11 +155,9 @@ def test_json_lines_read_in_chunks_keep_their_line_numbers(
     rows_result = by_rows(path, monkeypatch)
     assert hashes(result) == hashes(rows_result)
     assert located(result) == located(rows_result)
-    groups = outcomes[0]
-    assert isinstance(groups, dict)
-    assert sorted(m.line for m in groups.values() if isinstance(m, usage.MeterUsage)) == list(
-        range(1, 8)
-    )
+    read_ = outcomes[0]
+    assert isinstance(read_, usage.UsageRead) and read_.rows == len(items)
+    assert sorted(m.line for m in read_.meters.values()) == list(range(1, 8))
 
 
 @pytest.mark.parametrize(
@@ -164,3 +170,54 @@ def test_the_cheap_long_number_check_finds_whatever_the_precise_one_does(value: 
     precise = re.search(columnar_json._long_number(["Quantity"]), line)
     if precise:
         assert re.search(columnar_json.ANY_LONG_NUMBER, line)
+
+
+def test_gzipped_json_lines_are_read_in_columns_as_they_are_inflated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull's blobs stay gzipped: the columnar reader reads them in chunks as it inflates
+    them (in several members, as Microsoft may write them), with the plain file's results."""
+    items = _items(40)
+    plain = tmp_path / "usage.jsonl"
+    plain.write_text(_text(items), encoding="utf-8")
+    packed = tmp_path / "usage.json.gz"
+    half = len(items) // 2
+    packed.write_bytes(
+        gzip.compress(_text(items[:half]).encode()) + gzip.compress(_text(items[half:]).encode())
+    )
+    real = columnar_json._chunks
+    monkeypatch.setattr(columnar_json, "_chunks", lambda content: real(content, size=700))
+
+    def no_inflated_copy(_: object) -> None:
+        raise AssertionError("the JSON lines were inflated to a file")
+
+    monkeypatch.setattr(files.Source, "plain_csv", no_inflated_copy)
+    outcomes = spy(monkeypatch)
+    result = read(packed)
+    assert outcomes and outcomes[0] is not None, "the columnar reader gave up"
+    assert isinstance(outcomes[0], usage.UsageRead) and outcomes[0].rows == len(items)
+    assert result.rows == {str(packed): len(items)}
+    expected = read(plain)
+    assert hashes(result) == hashes(expected)
+    assert [line for _, line in located(result)] == [line for _, line in located(expected)]
+
+
+def test_a_line_longer_than_any_billing_file_has_goes_to_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunks end on whole lines: a line with no end in sight is not read whole."""
+    monkeypatch.setattr(columnar_json, "MAX_LINE_BYTES", 1000)
+    text = _text(_items())
+    long = text.replace('"customerName": "Contoso Ltd"', '"customerName": "' + "x" * 2000 + '"')
+    content = io.BytesIO(long.encode())
+    with pytest.raises(columnar_json._LongLine):
+        list(columnar_json._chunks(content, size=10))
+    path = tmp_path / "usage.jsonl"
+    path.write_text(long, encoding="utf-8")
+    outcomes = spy(monkeypatch)
+    monkeypatch.setattr(columnar_json, "_chunks", lambda content: real_chunks(content, size=10))
+    read(path)
+    assert outcomes == [None]
+
+
+real_chunks = columnar_json._chunks

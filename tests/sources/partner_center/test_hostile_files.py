@@ -174,3 +174,24 @@ def test_a_real_export_inflating_less_than_the_cap_still_imports(tmp_path: Path)
     assert len(result.reports) == 1
     plain = read(write_csv(tmp_path / "plain.csv", rows, USAGE_COLUMNS))
     assert result.reports[0].report == plain.reports[0].report
+
+
+@pytest.mark.parametrize(
+    ("content", "blank"),
+    [
+        (b"", True),
+        (gzip.compress(b""), True),
+        (gzip.compress(b"\n  \n") + gzip.compress(b""), True),
+        (gzip.compress(b"") + gzip.compress(b'{"a": 1}\n'), False),
+        (b'{"a": 1}\n', False),
+        (b"\x1f\x8b not gzip at all", False),
+    ],
+)
+def test_a_blank_file_is_told_from_one_with_rows_or_a_broken_one(
+    tmp_path: Path, content: bytes, blank: bool
+) -> None:
+    """A pull leaves out a blob of no rows (the reader refuses an empty file) and gives the
+    reader a broken one, which it reports."""
+    path = tmp_path / "blob.json.gz"
+    path.write_bytes(content)
+    assert files.is_blank(path) is blank

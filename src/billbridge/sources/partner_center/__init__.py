@@ -32,7 +32,7 @@ from billbridge.sources.partner_center.detect import FileKind, detect
 from billbridge.sources.partner_center.files import Refused, Source, fingerprint, open_source
 from billbridge.sources.partner_center.invoice import InvoiceLine, read_invoice_lines
 from billbridge.sources.partner_center.prices import Pricing
-from billbridge.sources.partner_center.reports import Builder, UsageFile
+from billbridge.sources.partner_center.reports import Builder, UsageMeters
 from billbridge.sources.problems import ProblemLog
 from billbridge.sources.reports import LocatedReport
 
@@ -45,6 +45,8 @@ class PartnerCenterImport:
     """One per customer tenant, never linked to a company (the store keeps existing links)."""
     reports: list[LocatedReport]
     warnings: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    """Per file (by name), the rows it had."""
 
 
 def read_partner_center(
@@ -60,7 +62,8 @@ def read_partner_center(
     load it meanwhile)."""
     log = ProblemLog()
     invoice_lines: list[InvoiceLine] = []
-    usage_files: list[UsageFile] = []
+    usage_meters = UsageMeters()
+    rows: dict[str, int] = {}
     seen: dict[tuple[int, str], Path] = {}
     for index, path in enumerate(paths):
         identity = fingerprint(path)
@@ -78,11 +81,14 @@ def read_partner_center(
         if isinstance(kind, str):
             log.add(path, source.header_line, None, kind)
         elif kind is FileKind.INVOICE:
-            invoice_lines.extend(read_invoice_lines(source, index, log))
+            lines = read_invoice_lines(source, index, log)
+            invoice_lines.extend(lines)
+            rows[source.name] = len(lines)  # less only where a problem stops the import
         else:
-            meters = _read_usage(source, log)
-            if meters is not None:
-                usage_files.append(UsageFile(source.name, index, meters))
+            read = _read_usage(source, log)
+            if read is not None:
+                usage_meters.add(index, read.meters)
+                rows[source.name] = read.rows
     log.raise_if_any()
     builder = Builder(
         files=[str(path) for path in paths],
@@ -94,14 +100,14 @@ def read_partner_center(
         ),
         log=log,
     )
-    reports = builder.invoice_reports(invoice_lines) + builder.usage_reports(usage_files)
+    reports = builder.invoice_reports(invoice_lines) + builder.usage_reports(usage_meters)
     log.raise_if_any()
     organizations = builder.organizations()
     warnings = builder.warnings + list(builder.pricing.warnings.values())
-    return PartnerCenterImport(organizations, reports, warnings)
+    return PartnerCenterImport(organizations, reports, warnings, rows)
 
 
-def _read_usage(source: Source, log: ProblemLog) -> dict[usage.UsageKey, usage.MeterUsage] | None:
+def _read_usage(source: Source, log: ProblemLog) -> usage.UsageRead | None:
     binding, problems = bind(source.columns, usage.FIELDS)
     for column, message in problems:
         log.add(source.name, source.header_line, column, message)
@@ -109,14 +115,14 @@ def _read_usage(source: Source, log: ProblemLog) -> dict[usage.UsageKey, usage.M
         return None
     if source.format in ("csv", "json-lines"):
         try:
-            meters = read_usage_csv(source, binding)
+            read = read_usage_csv(source, binding)
         except Refused as exc:
             log.add(source.name, None, None, str(exc))
             return None
-        if meters is not None:
-            return meters
+        if read is not None:
+            return read
     before = len(log.problems)
-    groups = usage.read_rows(source, binding, log)
+    groups, rows = usage.read_rows(source, binding, log)
     if len(log.problems) > before:
         return None
-    return usage.finish(usage.RawGroups.of(groups), usage.layout(binding))
+    return usage.UsageRead(usage.finish(usage.RawGroups.of(groups), usage.layout(binding)), rows)

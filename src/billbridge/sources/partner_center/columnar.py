@@ -19,7 +19,6 @@ JSON lines are read by `columnar_json`, which says what it checks.
 
 from __future__ import annotations
 
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,16 +27,15 @@ import polars as pl
 
 from billbridge.sources.lines import newlines
 from billbridge.sources.partner_center.columns import Binding, canonical
-from billbridge.sources.partner_center.files import Refused, Source
+from billbridge.sources.partner_center.files import GZIP_ERRORS, Refused, Source
 from billbridge.sources.partner_center.numbers import MAX_ADJUSTED_EXPONENT
 from billbridge.sources.partner_center.usage import (
     KEY_FIELDS,
     LABEL_FIELDS,
     BadKey,
     Layout,
-    MeterUsage,
     RawGroups,
-    UsageKey,
+    UsageRead,
     finish,
     layout,
 )
@@ -48,6 +46,8 @@ _DECIMAL = pl.Decimal(38, SCALE)
 _ROW = "__row"
 _EXTRA = "__extra"
 _MERGE_EVERY = 8
+_GIVE_UP: tuple[type[Exception], ...] = (pl.exceptions.PolarsError, UnicodeError, *GZIP_ERRORS)
+"""What the reader meets on a file it cannot vouch for: the row reader says what is wrong."""
 
 
 def _fast_number(scale: int, max_adjusted: int) -> str:
@@ -67,7 +67,7 @@ def _fast_number(scale: int, max_adjusted: int) -> str:
 FAST_NUMBER = _fast_number(SCALE, MAX_ADJUSTED_EXPONENT)
 
 
-def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsage] | None:
+def read_usage_csv(source: Source, binding: Binding) -> UsageRead | None:
     """The file's meters (CSV or JSON lines), or None when the row reader must decide.
     `Refused` (a gzip bomb) is raised: the row reader must not try that file again."""
     columns = layout(binding)
@@ -87,14 +87,15 @@ def read_usage_csv(source: Source, binding: Binding) -> dict[UsageKey, MeterUsag
                     return None
     except Refused:
         raise
-    except (pl.exceptions.PolarsError, OSError, EOFError, zlib.error, UnicodeError):
+    except _GIVE_UP:
         return None
     if groups is None:
         return None
     try:
-        return finish(_raw_groups(groups), columns)
+        meters = finish(_raw_groups(groups), columns)
     except BadKey:
         return None
+    return UsageRead(meters, int(groups.get_column("__rows").sum()))
 
 
 def _csv_frame(path: Path, source: Source) -> pl.LazyFrame:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from typing import IO
 
 import polars as pl
 
 from billbridge.sources.heap import big_buffers_on_heap
 from billbridge.sources.partner_center.columnar import _EXTRA, _ROW, _aggregate, _merge
 from billbridge.sources.partner_center.columns import canonical
-from billbridge.sources.partner_center.files import Source
+from billbridge.sources.partner_center.files import MAX_LINE_BYTES, Source, open_content
 from billbridge.sources.partner_center.usage import Layout
 
 _LINE = "__line"
@@ -51,6 +51,26 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
             if key in names:
                 return None  # two spellings of one column: which wins is the row reader's call
             names[key] = name
+    try:
+        found = _chunk_groups(source, names, columns)
+    except _LongLine:
+        return None
+    if found is None or found[1] == 0:
+        return None
+    merged = _merge(found[0], columns)
+    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
+        return None
+    keys = [f"k{i}" for i, key in enumerate(columns.keys) if key is not None]
+    if merged.select(_unlike_text(keys)).item():
+        return None
+    return merged
+
+
+def _chunk_groups(
+    source: Source, names: dict[str, str], columns: Layout
+) -> tuple[list[pl.DataFrame], int] | None:
+    """Each chunk's groups (merged every few chunks) and the lines read; None for the row
+    reader."""
     long_number = _long_number(list(names.values()))
     schema = dict.fromkeys(names.values(), pl.String)
     # Labels are checked row by row (a group keeps only its smallest); keys once grouped, on
@@ -58,9 +78,10 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
     labels = [names[key] for key in columns.labels if key is not None]
     parts: list[pl.DataFrame] = []
     lines = 0
-    # each chunk's bytes reuse the last one's memory
-    with big_buffers_on_heap(), source.plain_csv() as path:
-        for chunk in _chunks(path):
+    # each chunk's bytes reuse the last one's memory; a gzipped file is inflated as it is read
+    # (a pull reads Microsoft's blobs so: 1.7 GB of JSON lines per million rows never hit disk)
+    with big_buffers_on_heap(), open_content(source.path, source.compressed) as content:
+        for chunk in _chunks(content):
             raw = pl.read_csv(
                 chunk,
                 has_header=False,
@@ -81,22 +102,23 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
             lines += frame.height
             if len(parts) == _MERGE_EVERY:
                 parts = [_merge(parts, columns)]
-    if lines == 0:
-        return None
-    merged = _merge(parts, columns)
-    if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
-        return None
-    keys = [f"k{i}" for i, key in enumerate(columns.keys) if key is not None]
-    if merged.select(_unlike_text(keys)).item():
-        return None
-    return merged
+    return parts, lines
 
 
-def _chunks(path: Path, size: int = _CHUNK_BYTES) -> Iterator[bytes]:
-    """The file in pieces of about `size` bytes, each of whole lines (copied once)."""
-    with path.open("rb") as raw:
-        while block := raw.read(size):
-            yield block + raw.readline() if block[-1:] != b"\n" else block
+class _LongLine(ValueError):
+    """A line longer than any billing file has: the row reader refuses it, with its number."""
+
+
+def _chunks(content: IO[bytes], size: int = _CHUNK_BYTES) -> Iterator[bytes]:
+    """The content in pieces of about `size` bytes, each of whole lines (copied once)."""
+    while block := content.read(size):
+        if block[-1:] == b"\n":
+            yield block
+            continue
+        rest = content.readline(MAX_LINE_BYTES)
+        if len(rest) == MAX_LINE_BYTES and rest[-1:] != b"\n":
+            raise _LongLine
+        yield block + rest
 
 
 def _long_number(names: list[str]) -> str:

@@ -17,7 +17,6 @@ document (not JSON lines) larger than `MAX_JSON_DOCUMENT_BYTES`.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import json
@@ -31,7 +30,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
+
+from isal import igzip, isal_zlib
 
 from billbridge.sources.located_json import LocatedDict, loads_located
 from billbridge.sources.partner_center.columns import canonical
@@ -41,6 +42,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
 _FINGERPRINT_BYTES = 1 << 20
 _MIB = 1 << 20
+_INFLATE_PIECE = _MIB
 
 MAX_GZIP_RATIO = 100
 """How many times its compressed size a gzipped file may inflate to. Real exports inflate 9-13x
@@ -56,6 +58,15 @@ a billing file, and reading it whole would grow memory without bound."""
 MAX_JSON_DOCUMENT_BYTES = 256 * _MIB
 """A JSON document (not JSON lines) is parsed whole; the API's responses are pages of at most
 2,000 line items (a few MB). Big exports come as JSON lines, which are read line by line."""
+
+
+GZIP_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    zlib.error,
+    cast("type[Exception]", isal_zlib.error),  # isal's stubs do not say it is one
+)
+"""What reading a broken gzip stream raises (ISA-L's inflate, zlib's names for the same)."""
 
 
 class Refused(OSError):
@@ -108,8 +119,8 @@ class Source:
     def plain_csv(self) -> Iterator[Path]:
         """The CSV as an uncompressed file, for the columnar reader (a temporary copy if gzipped).
 
-        Raises OSError / EOFError / zlib.error on a broken gzip stream; the row reader then
-        reports it precisely. `Refused` (a gzip bomb) must not be retried by the row reader.
+        Raises one of `GZIP_ERRORS` on a broken gzip stream; the row reader then reports it
+        precisely. `Refused` (a gzip bomb) must not be retried by the row reader.
         """
         if not self.compressed:
             yield self.path
@@ -200,6 +211,21 @@ def open_source(path: Path, log: ProblemLog) -> Source | None:
     return _open_csv(path, compressed, log)
 
 
+def is_blank(path: Path) -> bool:
+    """True if the file, inflated if gzipped, holds nothing but blanks (a blob of no rows).
+    A file that cannot be read is not blank: the reader then says what is wrong with it."""
+    try:
+        with open_regular(path) as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+        with open_content(path, compressed) as content:
+            while block := content.read(_SNIFF_BYTES):
+                if block.strip():
+                    return False
+    except GZIP_ERRORS:
+        return False
+    return True
+
+
 def _head(path: Path, compressed: bool, log: ProblemLog) -> str | None:
     try:
         with open_content(path, compressed) as raw:
@@ -207,8 +233,8 @@ def _head(path: Path, compressed: bool, log: ProblemLog) -> str | None:
     except Refused as exc:
         log.add(path, None, None, str(exc))
         return None
-    except (OSError, EOFError, zlib.error) as exc:
-        log.add(path, 1, None, f"broken gzip: {exc}" if compressed else f"cannot be read: {exc}")
+    except GZIP_ERRORS as exc:
+        log.add(path, 1, None, _broken(exc) if compressed else f"cannot be read: {exc}")
         return None
     return data.decode("utf-8", errors="ignore")
 
@@ -309,8 +335,8 @@ def _whole_text(path: Path, compressed: bool, log: ProblemLog) -> str | None:
     except Refused as exc:
         log.add(path, None, None, str(exc))
         return None
-    except (OSError, EOFError, zlib.error) as exc:
-        log.add(path, None, None, f"broken gzip: {exc}" if compressed else f"cannot be read: {exc}")
+    except GZIP_ERRORS as exc:
+        log.add(path, None, None, _broken(exc) if compressed else f"cannot be read: {exc}")
         return None
     try:
         return raw.decode("utf-8-sig")
@@ -346,9 +372,8 @@ def _text_lines(
                 yield text.removeprefix("\ufeff") if number == 1 else text
     except Refused as exc:
         log.add(name, None, None, str(exc))
-    except (OSError, EOFError, zlib.error) as exc:
-        what = "broken gzip" if compressed else "cannot be read"
-        log.add(name, number + 1, None, f"{what}: {exc}")
+    except GZIP_ERRORS as exc:
+        log.add(name, number + 1, None, _broken(exc) if compressed else f"cannot be read: {exc}")
 
 
 def open_regular(path: Path) -> IO[bytes]:
@@ -376,11 +401,13 @@ def open_content(path: Path, compressed: bool) -> IO[bytes]:
 
 
 class _Inflated(io.RawIOBase):
-    """A gzip stream inflated as it is read, refused when it grows too far past its input."""
+    """A gzip stream inflated as it is read, refused when it grows too far past its input.
+    ISA-L inflates 2-3x faster than zlib: a pulled month of Graph's JSON lines (1.7 GB for a
+    million rows) is read from its gzipped blobs, never stored inflated."""
 
     def __init__(self, raw: IO[bytes], path: Path) -> None:
         self._raw = raw
-        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._gzip = igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
         self._path = path
         self._out = 0
 
@@ -388,7 +415,10 @@ class _Inflated(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        count = self._gzip.readinto(buffer)
+        # A piece at a time: inflating a big read at once would hold it twice (inflated, then
+        # copied into `buffer`), and the bomb check would come after it.
+        with memoryview(buffer) as view:
+            count = self._gzip.readinto(view[:_INFLATE_PIECE])
         self._out += count
         if self._out > GZIP_RATIO_FROM_BYTES:
             read = max(self._raw.tell(), 1)
@@ -406,6 +436,12 @@ class _Inflated(io.RawIOBase):
             self._raw.close()
         finally:
             super().close()
+
+
+def _broken(exc: Exception) -> str:
+    if isinstance(exc, EOFError):
+        return "broken gzip: the file ends in the middle of its gzip stream (truncated?)"
+    return f"broken gzip: {exc}"
 
 
 def _size(count: int) -> str:

@@ -57,10 +57,23 @@ Where = tuple[int, int]
 
 
 @dataclass(slots=True)
-class UsageFile:
-    name: str
-    index: int
-    meters: dict[UsageKey, MeterUsage]
+class UsageMeters:
+    """The meters of every usage file read, merged as each file is read: a pull reads one file
+    per blob of Microsoft's export, and each would otherwise hold nearly every meter again."""
+
+    merged: dict[UsageKey, tuple[MeterUsage, Where]] = field(default_factory=dict)
+
+    def add(self, index: int, meters: dict[UsageKey, MeterUsage]) -> None:
+        """File `index`'s meters, merged with those of the files before."""
+        merged = self.merged
+        for key, meter in meters.items():
+            where = (index, meter.line)
+            found = merged.get(key)
+            if found is None:
+                merged[key] = (meter, where)
+            else:
+                found[0].absorb(meter)
+                merged[key] = (found[0], min(found[1], where))
 
 
 @dataclass(slots=True)
@@ -186,17 +199,8 @@ class Builder:
             charge_end=charge.charge_end,
         )
 
-    def usage_reports(self, files: Sequence[UsageFile]) -> list[LocatedReport]:
-        merged: dict[UsageKey, tuple[MeterUsage, Where]] = {}
-        for file in files:
-            for key, meter in file.meters.items():
-                where = (file.index, meter.line)
-                found = merged.get(key)
-                if found is None:
-                    merged[key] = (meter, where)
-                else:
-                    found[0].absorb(meter)
-                    merged[key] = (found[0], min(found[1], where))
+    def usage_reports(self, usage: UsageMeters) -> list[LocatedReport]:
+        merged = usage.merged
         cycles: dict[str, tuple[date, date]] = {}
         for key in merged:
             cycle = (key.charge_start, key.charge_end)

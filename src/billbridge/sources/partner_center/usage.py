@@ -172,6 +172,14 @@ class MeterUsage:
         return _meter_name(_name_labels(self.labels))
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRead:
+    """One usage file's meters and how many rows it had."""
+
+    meters: dict[UsageKey, MeterUsage]
+    rows: int
+
+
 class BadKey(ValueError):
     """Raw key parts that do not hold valid values: (field, problem) pairs."""
 
@@ -221,8 +229,10 @@ def finish(groups: RawGroups, columns: Layout) -> dict[UsageKey, MeterUsage]:
     return meters
 
 
-def read_rows(source: Source, binding: Binding, log: ProblemLog) -> dict[RawKey, RawGroup]:
-    """The row reader: every row checked, bad rows reported and left out."""
+def read_rows(
+    source: Source, binding: Binding, log: ProblemLog
+) -> tuple[dict[RawKey, RawGroup], int]:
+    """The row reader: every row checked, bad rows reported and left out; and the rows read."""
     columns = layout(binding)
     keys, labels = columns.keys, columns.labels
     quantity_key, cost_key = columns.sums
@@ -260,7 +270,7 @@ def read_rows(source: Source, binding: Binding, log: ProblemLog) -> dict[RawKey,
             ]
     if rows == 0 and len(log.problems) == before:
         log.add(source.name, None, None, "has a header but no rows")
-    return groups
+    return groups, rows
 
 
 def _summed(which: Field, value: Any, problems: list[tuple[Field, str]]) -> Decimal | None:
