@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,10 @@ class ProblemLog:
             self._count += 1
             if len(self._problems) < self._keep:
                 self._problems.append(problem)
+
+    def sort_by(self, key: Callable[[Problem], int]) -> None:
+        """The problems kept put in `key`'s order (stable: equal keys keep theirs)."""
+        self._problems.sort(key=key)
 
     @property
     def problems(self) -> tuple[Problem, ...]:

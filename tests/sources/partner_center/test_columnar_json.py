@@ -20,6 +20,7 @@ from billbridge.sources.partner_center import (
     files,
     usage,
 )
+from billbridge.sources.problems import InputError
 
 from .builders import REAL_USAGE, api_items, json_lines, read, usage_row
 
@@ -155,9 +156,9 @@ def test_json_lines_read_in_chunks_keep_their_line_numbers(
     rows_result = by_rows(path, monkeypatch)
     assert hashes(result) == hashes(rows_result)
     assert located(result) == located(rows_result)
-    read_ = outcomes[0]
-    assert isinstance(read_, usage.UsageRead) and read_.rows == len(items)
-    assert sorted(m.line for m in read_.meters.values()) == list(range(1, 8))
+    groups = outcomes[0]
+    assert isinstance(groups, columnar.Groups) and groups.rows == len(items)
+    assert sorted(groups.frame.get_column("__first").to_list()) == list(range(1, 8))
 
 
 @pytest.mark.parametrize(
@@ -195,7 +196,7 @@ def test_gzipped_json_lines_are_read_in_columns_as_they_are_inflated(
     outcomes = spy(monkeypatch)
     result = read(packed)
     assert outcomes and outcomes[0] is not None, "the columnar reader gave up"
-    assert isinstance(outcomes[0], usage.UsageRead) and outcomes[0].rows == len(items)
+    assert isinstance(outcomes[0], columnar.Groups) and outcomes[0].rows == len(items)
     assert result.rows == {str(packed): len(items)}
     expected = read(plain)
     assert hashes(result) == hashes(expected)
@@ -221,3 +222,66 @@ def test_a_line_longer_than_any_billing_file_has_goes_to_the_row_reader(
 
 
 real_chunks = columnar_json._chunks
+
+
+def _split(tmp_path: Path, items: list[dict[str, Any]], parts: int) -> list[Path]:
+    """The items in `parts` gzipped JSON-lines files, as blobs of one export."""
+    size = -(-len(items) // parts)
+    paths = []
+    for n in range(parts):
+        path = tmp_path / f"blob-{n}.json.gz"
+        path.write_bytes(gzip.compress(_text(items[n * size : (n + 1) * size]).encode()))
+        paths.append(path)
+    return paths
+
+
+def test_an_export_in_several_blobs_is_merged_before_its_meters_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every blob holds most meters: their groups are merged by polars, each key parsed once,
+    with the reports of the same rows in one file and each located where its meter is first."""
+    items = _items(30)
+    for i, item in enumerate(items):
+        item["meterId"] = f"00000000-0000-4000-8000-{i % 4:012d}"
+        item["customerId"] = f"3f1b2c4d-1111-4aaa-8bbb-00000000000{i % 3}"
+    blobs = _split(tmp_path, items, 3)
+    parsed: list[int] = []
+    real_finish = usage.finish
+
+    def counted(groups: Any, layout: Any) -> Any:
+        parsed.append(len(groups.lines))
+        return real_finish(groups, layout)
+
+    monkeypatch.setattr(columnar, "finish", counted)
+    outcomes = spy(monkeypatch)
+    result = read(*blobs)
+    assert len(outcomes) == 3 and all(isinstance(o, columnar.Groups) for o in outcomes)
+    assert sum(parsed) == 12  # 3 customers x 4 meters, each made once, not once per blob
+    assert result.rows == {str(blob): 10 for blob in blobs}
+    one = tmp_path / "usage.jsonl"
+    one.write_text(_text(items), encoding="utf-8")
+    assert hashes(result) == hashes(read(one))
+    rows_result = by_rows_of(blobs, monkeypatch)
+    assert hashes(result) == hashes(rows_result)
+    assert [(r.report.report_id, r.file, r.line) for r in result.reports] == [
+        (r.report.report_id, r.file, r.line) for r in rows_result.reports
+    ]
+
+
+def test_a_bad_key_in_one_blob_is_reported_by_the_row_reader_in_file_order(
+    tmp_path: Path,
+) -> None:
+    """A key that does not parse is found once the blobs are merged; the row reader then
+    reads each again and says where, the files' problems in the files' order."""
+    items = _items(6)
+    items[4]["chargeStartDate"] = "2025-13-01"
+    blobs = _split(tmp_path, items, 3)
+    with pytest.raises(InputError) as raised:
+        read(*blobs)
+    assert [(p.file, p.line) for p in raised.value.problems] == [(str(blobs[2]), 1)]
+
+
+def by_rows_of(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> PartnerCenterImport:
+    with monkeypatch.context() as patch:
+        patch.setattr(package, "read_usage_csv", lambda *_: None)
+        return read(*paths)

@@ -26,8 +26,8 @@ from pathlib import Path
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
 from billbridge.sources.partner_center import usage
-from billbridge.sources.partner_center.columnar import read_usage_csv
-from billbridge.sources.partner_center.columns import bind
+from billbridge.sources.partner_center.columnar import Groups, UsageGroups, read_usage_csv
+from billbridge.sources.partner_center.columns import Binding, bind
 from billbridge.sources.partner_center.detect import FileKind, detect
 from billbridge.sources.partner_center.files import Refused, Source, fingerprint, open_source
 from billbridge.sources.partner_center.invoice import InvoiceLine, read_invoice_lines
@@ -63,6 +63,8 @@ def read_partner_center(
     log = ProblemLog()
     invoice_lines: list[InvoiceLine] = []
     usage_meters = UsageMeters()
+    grouped: dict[usage.Layout, UsageGroups] = {}
+    columnar_sources: dict[int, tuple[Source, Binding]] = {}
     rows: dict[str, int] = {}
     seen: dict[tuple[int, str], Path] = {}
     for index, path in enumerate(paths):
@@ -86,9 +88,23 @@ def read_partner_center(
             rows[source.name] = len(lines)  # less only where a problem stops the import
         else:
             read = _read_usage(source, log)
-            if read is not None:
+            if isinstance(read, Groups):
+                grouped.setdefault(read.layout, UsageGroups(read.layout)).add(index, read.frame)
+                columnar_sources[index] = (source, read.binding)
+                rows[source.name] = read.rows
+            elif read is not None:
                 usage_meters.add(index, read.meters)
                 rows[source.name] = read.rows
+    for groups in grouped.values():
+        try:
+            for index, meters in groups.meters().items():
+                usage_meters.add(index, meters)
+        except usage.BadKey:
+            for index in groups.files:  # the row reader says which row, and leaves it out
+                by_rows = _by_rows(*columnar_sources[index], log)
+                if by_rows is not None:
+                    usage_meters.add(index, by_rows.meters)
+            _in_file_order(log, paths)
     log.raise_if_any()
     builder = Builder(
         files=[str(path) for path in paths],
@@ -107,7 +123,15 @@ def read_partner_center(
     return PartnerCenterImport(organizations, reports, warnings, rows)
 
 
-def _read_usage(source: Source, log: ProblemLog) -> usage.UsageRead | None:
+def _in_file_order(log: ProblemLog, paths: Sequence[Path]) -> None:
+    """The problems in the order of the files (the row reader may have read one again late)."""
+    order = {str(path): index for index, path in enumerate(paths)}
+    log.sort_by(lambda problem: order.get(problem.file, len(order)))
+
+
+def _read_usage(source: Source, log: ProblemLog) -> Groups | usage.UsageRead | None:
+    """The file's rows grouped by the columnar reader, or its meters read row by row, or None
+    with its problems logged."""
     binding, problems = bind(source.columns, usage.FIELDS)
     for column, message in problems:
         log.add(source.name, source.header_line, column, message)
@@ -115,12 +139,16 @@ def _read_usage(source: Source, log: ProblemLog) -> usage.UsageRead | None:
         return None
     if source.format in ("csv", "json-lines"):
         try:
-            read = read_usage_csv(source, binding)
+            groups = read_usage_csv(source, binding)
         except Refused as exc:
             log.add(source.name, None, None, str(exc))
             return None
-        if read is not None:
-            return read
+        if groups is not None:
+            return groups
+    return _by_rows(source, binding, log)
+
+
+def _by_rows(source: Source, binding: Binding, log: ProblemLog) -> usage.UsageRead | None:
     before = len(log.problems)
     groups, rows = usage.read_rows(source, binding, log)
     if len(log.problems) > before:

@@ -57,7 +57,8 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
         return None
     if found is None or found[1] == 0:
         return None
-    merged = _merge(found[0], columns)
+    parts = found[0]
+    merged = _merge(parts, columns) if len(parts) > 1 else parts[0]
     if merged.height == 0 or int(merged.get_column("__bad").sum()) > 0:
         return None
     keys = [f"k{i}" for i, key in enumerate(columns.keys) if key is not None]
