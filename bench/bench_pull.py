@@ -12,7 +12,10 @@ one of each in turn:
 Prints the median wall and CPU time and the peak RSS of each, and their ratios (the goal:
 pull <= 1.2x).
 
-Usage: .venv/bin/python bench/bench_pull.py [--rows N] [--repeat 3] [--out DIR]
+Usage: .venv/bin/python bench/bench_pull.py [--rows N] [--repeat 3] [--blob-rows N] [--out DIR]
+
+`--blob-rows` sets the rows per blob (250,000 by default: 4 blobs of a million rows); Microsoft
+splits a big export into many blobs (its documented example names `part-00049`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float, float]:
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def start_emulator(path: Path) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(path: Path, blob_rows: int) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -71,6 +74,8 @@ def start_emulator(path: Path) -> tuple[subprocess.Popen[str], str]:
             "0",
             "--partner-center",
             str(path),
+            "--blob-rows",
+            str(blob_rows),
         ],
         env=_environment(),
         stdout=subprocess.PIPE,
@@ -110,6 +115,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--blob-rows", type=int, default=250_000, help="rows per blob the emulator serves"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +130,7 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
 
     started = time.perf_counter()
-    emulator, origin = start_emulator(path)
+    emulator, origin = start_emulator(path, args.blob_rows)
     print(f"emulator ready at {origin} in {time.perf_counter() - started:.1f} s", flush=True)
     imports: list[tuple[float, float, float]] = []
     pulls: list[tuple[float, float, float]] = []

@@ -83,9 +83,17 @@ PullFactory = Callable[..., Pull]
 def make_pull(tmp_path: Path) -> Iterator[PullFactory]:
     opened: list[tuple[RunningSandbox, Store]] = []
 
-    def make(*files: Path, faults: MicrosoftFaults | None = None, name: str = "b") -> Pull:
+    def make(
+        *files: Path,
+        faults: MicrosoftFaults | None = None,
+        name: str = "b",
+        blob_rows: int = 250_000,
+    ) -> Pull:
         options = SandboxOptions(
-            port=0, partner_center=files or (RECON, USAGE), microsoft_faults=faults
+            port=0,
+            partner_center=files or (RECON, USAGE),
+            microsoft_faults=faults,
+            blob_rows=blob_rows,
         )
         sandbox = start_in_background(options)
         url = f"sqlite:///{tmp_path / f'{name}.db'}"

@@ -155,3 +155,30 @@ def test_the_blobs_are_read_gzipped_as_microsoft_serves_them(
     with pulling.store.transaction() as uow:
         pulled = {p.invoice_id: p for p in uow.pulls.invoices()}
     assert pulled[USAGE_INVOICE].rows == rows
+
+
+def test_an_export_in_many_blobs_gives_the_same_reports(make_pull: PullFactory) -> None:
+    """Microsoft splits a big export into many blobs, each holding most meters of the month."""
+    reference = make_pull(name="reference")
+    reference.pull()
+    split = make_pull(name="split", blob_rows=4)
+    usage_blobs = split.emulator.data.invoices[USAGE_INVOICE].blobs["usage"]
+    assert len(usage_blobs) > 5
+    result = split.pull()
+
+    assert [i.status for i in result.invoices] == ["imported", "imported"]
+    assert report_hashes(split.store) == report_hashes(reference.store)
+    invoice = split.emulator.data.invoices[USAGE_INVOICE]
+    assert [i.rows for i in result.invoices if i.invoice_id == USAGE_INVOICE] == [
+        invoice.rows("usage") + invoice.rows("reconciliation")
+    ]
+
+
+def test_a_broken_line_is_named_by_its_blob_and_its_line_there(make_pull: PullFactory) -> None:
+    pulling = make_pull(faults=MicrosoftFaults(broken_blob="json"), blob_rows=4)
+    result = pulling.pull()
+    blobs = pulling.emulator.data.invoices[USAGE_INVOICE].blobs["usage"]
+    detail = next(i.detail for i in result.invoices if i.invoice_id == USAGE_INVOICE)
+    assert f"usage blob {blobs[0].name} line 2: broken JSON" in detail, detail
+    assert f"usage blob {blobs[1].name} line 2: broken JSON" in detail, detail
+    assert stored_reports(pulling.store) == []

@@ -186,6 +186,13 @@ def sandbox(
         " retry_after=1, slow=5, no_data, sas_ttl=60, inline, schema=1,"
         " format=compressedJSON, deny, page=2 (written without spaces; see docs/pull.md).",
     ),
+    blob_rows: int = typer.Option(
+        250_000,
+        "--blob-rows",
+        min=1,
+        metavar="N",
+        help="Rows per blob of the Microsoft emulator's exports.",
+    ),
     # --- end microsoft emulator ---
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C or SIGTERM."""
@@ -209,6 +216,7 @@ def sandbox(
             precision=precision,
             partner_center=tuple(partner_center),  # --- microsoft emulator (P) ---
             microsoft_faults=_microsoft_faults(microsoft_faults),
+            blob_rows=blob_rows,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

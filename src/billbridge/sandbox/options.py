@@ -64,11 +64,15 @@ class SandboxOptions:
     partner_center: tuple[Path, ...] = ()
     #: Its faults (`billbridge.sandbox.microsoft.MicrosoftFaults`); None: none.
     microsoft_faults: MicrosoftFaults | None = None
+    #: Rows per blob of its exports (Microsoft splits a big export into many blobs).
+    blob_rows: int = 250_000
     # --- end microsoft emulator ---
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0..65535")
+        if self.blob_rows < 1:
+            raise ValueError("blob_rows must be >= 1")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
         if min(self.request_threshold, self.request_timeframe_minutes, self.thread_limit) < 1:

@@ -10,5 +10,6 @@ from billbridge.sandbox.options import SandboxOptions
 def microsoft_emulator(options: SandboxOptions) -> MicrosoftEmulator:
     """Raises `BillingFileError` naming a file it cannot serve."""
     return MicrosoftEmulator(
-        BillingData(options.partner_center), options.microsoft_faults or MicrosoftFaults()
+        BillingData(options.partner_center, blob_rows=options.blob_rows),
+        options.microsoft_faults or MicrosoftFaults(),
     )

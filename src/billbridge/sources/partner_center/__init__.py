@@ -25,6 +25,7 @@ from pathlib import Path
 
 from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
+from billbridge.sources.heap import big_buffers_on_heap
 from billbridge.sources.partner_center import usage
 from billbridge.sources.partner_center.columnar import Groups, UsageGroups, read_usage_csv
 from billbridge.sources.partner_center.columns import Binding, bind
@@ -61,50 +62,13 @@ def read_partner_center(
     `price_list` may be a function, called once the files are read (so that the caller can
     load it meanwhile)."""
     log = ProblemLog()
-    invoice_lines: list[InvoiceLine] = []
-    usage_meters = UsageMeters()
-    grouped: dict[usage.Layout, UsageGroups] = {}
-    columnar_sources: dict[int, tuple[Source, Binding]] = {}
-    rows: dict[str, int] = {}
-    seen: dict[tuple[int, str], Path] = {}
-    for index, path in enumerate(paths):
-        identity = fingerprint(path)
-        if identity is not None and identity in seen:
-            log.add(
-                path, None, None, f"is the same file as {seen[identity]}: each file counts once"
-            )
-            continue
-        if identity is not None:
-            seen[identity] = path
-        source = open_source(path, log)
-        if source is None:
-            continue
-        kind = detect(source.columns)
-        if isinstance(kind, str):
-            log.add(path, source.header_line, None, kind)
-        elif kind is FileKind.INVOICE:
-            lines = read_invoice_lines(source, index, log)
-            invoice_lines.extend(lines)
-            rows[source.name] = len(lines)  # less only where a problem stops the import
-        else:
-            read = _read_usage(source, log)
-            if isinstance(read, Groups):
-                grouped.setdefault(read.layout, UsageGroups(read.layout)).add(index, read.frame)
-                columnar_sources[index] = (source, read.binding)
-                rows[source.name] = read.rows
-            elif read is not None:
-                usage_meters.add(index, read.meters)
-                rows[source.name] = read.rows
-    for groups in grouped.values():
-        try:
-            for index, meters in groups.meters().items():
-                usage_meters.add(index, meters)
-        except usage.BadKey:
-            for index in groups.files:  # the row reader says which row, and leaves it out
-                by_rows = _by_rows(*columnar_sources[index], log)
-                if by_rows is not None:
-                    usage_meters.add(index, by_rows.meters)
-            _in_file_order(log, paths)
+    read = _Files(log)
+    # each file's chunks reuse the memory of the one before, and so do the next file's (a pull
+    # reads one file per blob)
+    with big_buffers_on_heap():
+        for index, path in enumerate(paths):
+            read.add(index, path)
+    read.merge_usage(paths)
     log.raise_if_any()
     builder = Builder(
         files=[str(path) for path in paths],
@@ -116,11 +80,68 @@ def read_partner_center(
         ),
         log=log,
     )
-    reports = builder.invoice_reports(invoice_lines) + builder.usage_reports(usage_meters)
+    reports = builder.invoice_reports(read.invoice_lines) + builder.usage_reports(read.meters)
     log.raise_if_any()
     organizations = builder.organizations()
     warnings = builder.warnings + list(builder.pricing.warnings.values())
-    return PartnerCenterImport(organizations, reports, warnings, rows)
+    return PartnerCenterImport(organizations, reports, warnings, read.rows)
+
+
+@dataclass(slots=True)
+class _Files:
+    """What the files hold, as each is read: invoice lines, usage meters, rows per file."""
+
+    log: ProblemLog
+    invoice_lines: list[InvoiceLine] = field(default_factory=list)
+    meters: UsageMeters = field(default_factory=UsageMeters)
+    rows: dict[str, int] = field(default_factory=dict)
+    """Per file (by name), the rows it had."""
+    _grouped: dict[usage.Layout, UsageGroups] = field(default_factory=dict)
+    _columnar: dict[int, tuple[Source, Binding]] = field(default_factory=dict)
+    _seen: dict[tuple[int, str], Path] = field(default_factory=dict)
+
+    def add(self, index: int, path: Path) -> None:
+        log = self.log
+        identity = fingerprint(path)
+        if identity is not None and identity in self._seen:
+            same = self._seen[identity]
+            log.add(path, None, None, f"is the same file as {same}: each file counts once")
+            return
+        if identity is not None:
+            self._seen[identity] = path
+        source = open_source(path, log)
+        if source is None:
+            return
+        kind = detect(source.columns)
+        if isinstance(kind, str):
+            log.add(path, source.header_line, None, kind)
+        elif kind is FileKind.INVOICE:
+            lines = read_invoice_lines(source, index, log)
+            self.invoice_lines.extend(lines)
+            self.rows[source.name] = len(lines)  # less only where a problem stops the import
+        else:
+            read = _read_usage(source, log)
+            if isinstance(read, Groups):
+                grouped = self._grouped.setdefault(read.layout, UsageGroups(read.layout))
+                grouped.add(index, read.frame)
+                self._columnar[index] = (source, read.binding)
+                self.rows[source.name] = read.rows
+            elif read is not None:
+                self.meters.add(index, read.meters)
+                self.rows[source.name] = read.rows
+
+    def merge_usage(self, paths: Sequence[Path]) -> None:
+        """The columnar reader's groups of all the files made meters."""
+        for groups in self._grouped.values():
+            try:
+                for index, meters in groups.meters().items():
+                    self.meters.add(index, meters)
+            except usage.BadKey:
+                for index in groups.files:  # the row reader says which row, and leaves it out
+                    by_rows = _by_rows(*self._columnar[index], self.log)
+                    if by_rows is not None:
+                        self.meters.add(index, by_rows.meters)
+                _in_file_order(self.log, paths)
 
 
 def _in_file_order(log: ProblemLog, paths: Sequence[Path]) -> None:
