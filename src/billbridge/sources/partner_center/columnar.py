@@ -5,17 +5,17 @@ usage export) and groups the rows by the raw text of the key columns (`usage.KEY
 two summed columns are checked against `FAST_NUMBER`, a stricter form of
 `numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal holds exactly,
 and summed as such decimals (polars refuses an overflowing sum). The groups of all the files
-read so are merged (`UsageGroups`), then `usage.finish` parses each distinct key once. A
-CSV's physical lines are counted meanwhile, in a thread, so that row
-numbers can be shown as line numbers.
+read so are merged (`UsageGroups`), then `usage.finish` parses each distinct key once. A CSV's
+physical lines are counted meanwhile, in a thread, so that row numbers can be shown as line
+numbers.
 
 This reader proves a file good or gives up: anything it cannot vouch for (a value that does not
 match, blanks where a value is required, more decimal places, a row with more fields than the
 header, a field spanning lines so that row numbers would not be line numbers, a polars error)
 returns None, and the row reader reads the file again and reports each problem with its line
 (a key that does not parse is found once the files are merged: then each of them is read again
-by rows).
-So a good file takes the fast way and a bad one gets the precise messages, from one set of rules.
+by rows). So a good file takes the fast way and a bad one gets the precise messages, from one
+set of rules.
 
 JSON lines are read by `columnar_json`, which says what it checks.
 """
