@@ -182,3 +182,34 @@ def test_a_broken_line_is_named_by_its_blob_and_its_line_there(make_pull: PullFa
     assert f"usage blob {blobs[0].name} line 2: broken JSON" in detail, detail
     assert f"usage blob {blobs[1].name} line 2: broken JSON" in detail, detail
     assert stored_reports(pulling.store) == []
+
+
+def test_a_blob_of_no_rows_is_left_out(make_pull: PullFactory) -> None:
+    reference = make_pull(name="reference")
+    reference.pull()
+    pulling = make_pull(faults=MicrosoftFaults(broken_blob="empty"), name="empty")
+    downloads = pulling.emulator.blob_downloads
+    result = pulling.pull()
+
+    assert [i.status for i in result.invoices] == ["imported", "imported"]
+    assert report_hashes(pulling.store) == report_hashes(reference.store)
+    invoice = pulling.emulator.data.invoices[USAGE_INVOICE]
+    assert [i.rows for i in result.invoices if i.invoice_id == USAGE_INVOICE] == [
+        invoice.rows("usage") + invoice.rows("reconciliation")
+    ]
+    exports = [b for i in pulling.emulator.data.invoices.values() for b in i.blobs.values() if b]
+    served = sum(len(blobs) for blobs in exports)
+    assert pulling.emulator.blob_downloads - downloads == served + len(exports)  # + the empty
+
+
+def test_an_unbilled_blob_that_cannot_be_read_is_named(make_pull: PullFactory) -> None:
+    from billbridge.microsoft.errors import MalformedResponseError
+    from billbridge.preview import preview_unbilled
+
+    pulling = make_pull(faults=MicrosoftFaults(broken_blob="json"))
+    pulling.emulator.unbilled_invoice_id = USAGE_INVOICE
+    blob = pulling.emulator.data.invoices[USAGE_INVOICE].blobs["usage"][0]
+    with pytest.raises(MalformedResponseError) as raised:
+        preview_unbilled(pulling.settings)
+    assert f"usage blob {blob.name} line 2: broken JSON" in str(raised.value)
+    assert "billbridge-preview-" not in str(raised.value)  # no temporary file named

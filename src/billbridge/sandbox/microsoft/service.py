@@ -75,7 +75,8 @@ class MicrosoftFaults:
     broken_manifest: bool = False
     """The manifest's blobCount disagrees with its blobs."""
     broken_blob: str = ""
-    """"gzip" (not gzip at all), "truncated" (cut in the middle) or "json" (a broken line)."""
+    """"gzip" (not gzip at all), "truncated" (cut in the middle), "json" (a broken line) or
+    "empty" (each export lists one more blob, of no rows)."""
 
     _NAMES: ClassVar[dict[str, str]] = {
         "throttle": "throttle_every",
@@ -124,8 +125,8 @@ class MicrosoftFaults:
             raise ValueError("Microsoft fault schema: must be 1 or 2")
         if faults.data_format not in ("compressedJSONLines", "compressedJSON"):
             raise ValueError("Microsoft fault format: compressedJSONLines or compressedJSON")
-        if faults.broken_blob not in ("", "gzip", "truncated", "json"):
-            raise ValueError("Microsoft fault broken_blob: gzip, truncated or json")
+        if faults.broken_blob not in ("", "gzip", "truncated", "json", "empty"):
+            raise ValueError("Microsoft fault broken_blob: gzip, truncated, json or empty")
         if faults.invoice_page_size < 1:
             raise ValueError("Microsoft fault page: must be at least 1")
         return faults
@@ -436,7 +437,9 @@ class MicrosoftEmulator:
 
     def _manifest_json(self, manifest: _Manifest, origin: str) -> dict[str, Any]:
         invoice = self.data.invoices[manifest.invoice_id]
-        blobs = invoice.blobs[manifest.kind]
+        names = [blob.name for blob in invoice.blobs[manifest.kind]]
+        if self.faults.broken_blob == "empty":
+            names.append(EMPTY_BLOB)
         return {
             "id": manifest.id,
             "schemaVersion": self.faults.schema_version,
@@ -447,8 +450,8 @@ class MicrosoftEmulator:
             "rootDirectory": f"{origin}{PREFIX}/blob/{manifest.id}",
             "sasToken": self._sas(manifest),
             "partitionType": "Default",
-            "blobCount": len(blobs) + (1 if self.faults.broken_manifest else 0),
-            "blobs": [{"name": blob.name, "partitionValue": "default"} for blob in blobs],
+            "blobCount": len(names) + (1 if self.faults.broken_manifest else 0),
+            "blobs": [{"name": name, "partitionValue": "default"} for name in names],
         }
 
     def _sas(self, manifest: _Manifest) -> str:
@@ -481,15 +484,22 @@ class MicrosoftEmulator:
                 f"Signed expiry time [{format_datetime(manifest.expires, usegmt=True)}] must be"
                 f" after signed start time [{format_datetime(now, usegmt=True)}]",
             )
+        if self.faults.broken_blob == "empty" and request.path_params["name"] == EMPTY_BLOB:
+            self.blob_downloads += 1
+            return Response(gzip.compress(b"", mtime=0))
         blobs = self.data.invoices[manifest.invoice_id].blobs[manifest.kind]
         blob = next((b for b in blobs if b.name == request.path_params["name"]), None)
         if blob is None:
             return _blob_error(404, "BlobNotFound", "The specified blob does not exist.")
         self.blob_downloads += 1
         broken = self.faults.broken_blob
-        if broken or self.faults.data_format == "compressedJSON":
+        if broken in ("gzip", "truncated", "json") or self.faults.data_format == "compressedJSON":
             return Response(_blob_bytes(blob.path, broken, self.faults.data_format))
         return FileResponse(blob.path, media_type="application/octet-stream")
+
+
+EMPTY_BLOB = "part-99999-00000000-0000-4000-8000-000000000000.c000.json.gz"
+"""The blob of no rows the `empty` fault adds to every export."""
 
 
 def _blob_bytes(path: Path, broken: str, data_format: str) -> bytes:
