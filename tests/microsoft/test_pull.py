@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from billbridge.importing import import_partner_center
+from billbridge.pulling import PullResult
 from billbridge.sandbox.microsoft import MicrosoftFaults
 from tests.microsoft.conftest import (
     RECON,
     RECON_INVOICE,
     USAGE,
     USAGE_INVOICE,
+    Pull,
     PullFactory,
     report_hashes,
     stored_reports,
@@ -157,6 +159,16 @@ def test_the_blobs_are_read_gzipped_as_microsoft_serves_them(
     assert pulled[USAGE_INVOICE].rows == rows
 
 
+def _imported_as(reference: Pull, pulling: Pull, result: PullResult) -> None:
+    """Both invoices imported, with the reference's reports, and every row counted."""
+    assert [i.status for i in result.invoices] == ["imported", "imported"]
+    assert report_hashes(pulling.store) == report_hashes(reference.store)
+    invoice = pulling.emulator.data.invoices[USAGE_INVOICE]
+    assert [i.rows for i in result.invoices if i.invoice_id == USAGE_INVOICE] == [
+        invoice.rows("usage") + invoice.rows("reconciliation")
+    ]
+
+
 def test_an_export_in_many_blobs_gives_the_same_reports(make_pull: PullFactory) -> None:
     """Microsoft splits a big export into many blobs, each holding most meters of the month."""
     reference = make_pull(name="reference")
@@ -164,14 +176,7 @@ def test_an_export_in_many_blobs_gives_the_same_reports(make_pull: PullFactory) 
     split = make_pull(name="split", blob_rows=4)
     usage_blobs = split.emulator.data.invoices[USAGE_INVOICE].blobs["usage"]
     assert len(usage_blobs) > 5
-    result = split.pull()
-
-    assert [i.status for i in result.invoices] == ["imported", "imported"]
-    assert report_hashes(split.store) == report_hashes(reference.store)
-    invoice = split.emulator.data.invoices[USAGE_INVOICE]
-    assert [i.rows for i in result.invoices if i.invoice_id == USAGE_INVOICE] == [
-        invoice.rows("usage") + invoice.rows("reconciliation")
-    ]
+    _imported_as(reference, split, split.pull())
 
 
 def test_a_broken_line_is_named_by_its_blob_and_its_line_there(make_pull: PullFactory) -> None:
@@ -189,14 +194,7 @@ def test_a_blob_of_no_rows_is_left_out(make_pull: PullFactory) -> None:
     reference.pull()
     pulling = make_pull(faults=MicrosoftFaults(broken_blob="empty"), name="empty")
     downloads = pulling.emulator.blob_downloads
-    result = pulling.pull()
-
-    assert [i.status for i in result.invoices] == ["imported", "imported"]
-    assert report_hashes(pulling.store) == report_hashes(reference.store)
-    invoice = pulling.emulator.data.invoices[USAGE_INVOICE]
-    assert [i.rows for i in result.invoices if i.invoice_id == USAGE_INVOICE] == [
-        invoice.rows("usage") + invoice.rows("reconciliation")
-    ]
+    _imported_as(reference, pulling, pulling.pull())
     exports = [b for i in pulling.emulator.data.invoices.values() for b in i.blobs.values() if b]
     served = sum(len(blobs) for blobs in exports)
     assert pulling.emulator.blob_downloads - downloads == served + len(exports)  # + the empty
