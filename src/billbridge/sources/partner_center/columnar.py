@@ -49,7 +49,10 @@ SCALE = 20
 _DECIMAL = pl.Decimal(38, SCALE)
 _ROW = "__row"
 _EXTRA = "__extra"
-_MERGE_EVERY = 8
+_MERGE_FILES = 2
+"""Files' groups are merged as soon as there are this many: each file's groups hold nearly
+every meter, so keeping more only holds more memory (8 instead of 2: 70 MiB more at the
+peak of 40 blobs of a million rows, no faster)."""
 _FILE = "__file"
 _FILE_STRIDE = 1 << 40
 """A group's first place is packed as file * _FILE_STRIDE + line while files are merged."""
@@ -133,7 +136,7 @@ class UsageGroups:
         first = pl.lit(index, pl.Int64) * _FILE_STRIDE + pl.col("__first").cast(pl.Int64)
         self._parts.append(groups.with_columns(first.alias("__first")))
         self.files.append(index)
-        if len(self._parts) == _MERGE_EVERY:
+        if len(self._parts) == _MERGE_FILES:
             self._parts = [_merge(self._parts, self.layout)]
 
     def meters(self) -> dict[int, dict[UsageKey, MeterUsage]]:
