@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from datetime import date
 from decimal import Decimal
@@ -388,6 +389,25 @@ def test_a_quoted_value_spanning_lines_keeps_line_numbers(tmp_path: Path, usage_
     assert f"{path}:6: Quantity: 'many' is not a number" in str(raised.value)
     rows[3]["Quantity"] = "7.10833E-05"
     path = write_csv(tmp_path / "usage.csv", rows, USAGE_COLUMNS)
+    assert hashes(read(path)) == hashes(read(usage_csv))
+
+
+def test_a_row_longer_than_polars_reads_at_a_time_is_read_in_columns(
+    tmp_path: Path, usage_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The columnar reader has polars scan a CSV a few MiB at a time (to bound its memory); a
+    row longer than that (under the longest line accepted) is still read by it, the same."""
+    from billbridge.sources.partner_center import usage
+
+    def fail(*args: object) -> None:
+        raise AssertionError("the row reader should not be needed for this file")
+
+    chunk = int(os.environ["POLARS_CSV_CHUNK_SIZE"])
+    assert chunk <= 8 << 20
+    rows = usage_rows()
+    rows[2]["Tags"] = "x" * (chunk + chunk // 2)
+    path = write_csv(tmp_path / "usage.csv", rows, USAGE_COLUMNS)
+    monkeypatch.setattr(usage, "read_rows", fail)
     assert hashes(read(path)) == hashes(read(usage_csv))
 
 

@@ -33,6 +33,10 @@ from billbridge.sources.partner_center.usage import Layout
 
 _LINE = "__line"
 _CHUNK_BYTES = 32 << 20
+_GROUP_EVERY = 2
+"""Chunks whose rows are grouped together: a chunk's 20,000 rows hold nearly as many groups, so
+grouping each alone costs more (a pull of a million rows: 7.67 s instead of 8.17, 15 MiB
+more; 4 chunks: 7.49 s, 50 MiB more)."""
 _MERGE_EVERY = 8
 _DIGITS = r"-?0*\.?0*[1-9](?:\.?[0-9]){15}"
 """A JSON number of 16 or more significant digits (after any leading zeros)."""
@@ -70,14 +74,15 @@ def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
 def _chunk_groups(
     source: Source, names: dict[str, str], columns: Layout
 ) -> tuple[list[pl.DataFrame], int] | None:
-    """Each chunk's groups (merged every few chunks) and the lines read; None for the row
-    reader."""
+    """The groups of every few chunks (merged every few groups) and the lines read; None for the
+    row reader."""
     long_number = _long_number(list(names.values()))
     schema = dict.fromkeys(names.values(), pl.String)
     # Labels are checked row by row (a group keeps only its smallest); keys once grouped, on
     # their distinct values; summed values must be numbers, which none of the odd forms is.
     labels = [names[key] for key in columns.labels if key is not None]
     parts: list[pl.DataFrame] = []
+    pending: list[pl.DataFrame] = []
     lines = 0
     # each chunk's bytes reuse the last one's memory; a gzipped file is inflated as it is read
     # (a pull reads Microsoft's blobs so: 1.7 GB of JSON lines per million rows never hit disk)
@@ -96,14 +101,27 @@ def _chunk_groups(
             # polars skips blank lines (and lines of blanks): then rows would not be lines
             if frame.height != raw.len() or frame.select(_unlike_text(labels)).item():
                 return None
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
-            # Without blank lines, row N (from 0) of the chunk is line lines + N + 1.
-            frame = frame.with_row_index(_ROW, offset=lines + 1)
-            parts.append(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
-            lines += frame.height
+            pending.append(frame)
+            if len(pending) == _GROUP_EVERY:
+                parts.append(_grouped(pending, lines, names, columns))
+                lines += sum(frame.height for frame in pending)
+                pending = []
             if len(parts) == _MERGE_EVERY:
                 parts = [_merge(parts, columns)]
+    if pending:
+        parts.append(_grouped(pending, lines, names, columns))
+        lines += sum(frame.height for frame in pending)
     return parts, lines
+
+
+def _grouped(
+    frames: list[pl.DataFrame], lines: int, names: dict[str, str], columns: Layout
+) -> pl.DataFrame:
+    """The groups of consecutive chunks' rows, which follow `lines` lines."""
+    frame = pl.concat(frames).with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
+    # Without blank lines, row N (from 0) is line lines + N + 1.
+    frame = frame.with_row_index(_ROW, offset=lines + 1)
+    return _aggregate(frame.lazy(), names, columns, skip_empty=True).collect()
 
 
 class _LongLine(ValueError):
