@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +286,32 @@ def by_rows_of(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> PartnerCen
     with monkeypatch.context() as patch:
         patch.setattr(package, "read_usage_csv", lambda *_: None)
         return read(*paths)
+
+
+def test_chunks_read_ahead_come_in_order_and_nothing_is_read_after_leaving() -> None:
+    read: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for number in range(5):
+            read.append(number)
+            yield b"%d\n" % number
+
+    with columnar_json._read_ahead(chunks()) as ahead:
+        assert list(ahead) == [b"0\n", b"1\n", b"2\n", b"3\n", b"4\n"]
+    read.clear()
+    with columnar_json._read_ahead(chunks()) as ahead:
+        assert next(ahead) == b"0\n"
+    assert read == [0, 1]  # the one read ahead, finished before leaving; no more after
+    time.sleep(0.05)
+    assert read == [0, 1]
+
+
+def test_an_error_reading_ahead_is_raised_where_its_chunk_would_come() -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"0\n"
+        raise columnar_json._LongLine
+
+    with columnar_json._read_ahead(chunks()) as ahead:
+        assert next(ahead) == b"0\n"
+        with pytest.raises(columnar_json._LongLine):
+            next(ahead)
