@@ -22,7 +22,15 @@ import pytest
 from billbridge.sources.partner_center import files
 from billbridge.sources.problems import InputError
 
-from .builders import USAGE_COLUMNS, csv_text, read, usage_row, write_csv
+from .builders import (
+    USAGE_COLUMNS,
+    api_items,
+    csv_text,
+    json_lines,
+    read,
+    usage_row,
+    write_csv,
+)
 
 _MIB = 1 << 20
 _ADDRESS_SPACE = 4 << 30
@@ -108,6 +116,22 @@ def test_a_bomb_of_real_looking_rows_is_refused_before_any_row_is_read(tmp_path:
     assert done.code == 2, done.stderr
     assert f"{path}: inflates more than {files.MAX_GZIP_RATIO} times" in done.stderr
     assert done.stderr.count("\n") == 2  # the refusal and the summary: no row was reported
+    assert done.seconds < 30
+    assert done.peak_rss_mib < 512
+
+
+def test_a_bomb_of_json_lines_is_refused_while_they_are_read_ahead(tmp_path: Path) -> None:
+    """Graph's form, which the columnar reader inflates in a thread of its own: the refusal
+    raised there is the command's."""
+    line = json_lines(api_items([usage_row()])).encode()
+    packed = gzip.compress(line * (32 * _MIB // len(line)), 9)
+    path = tmp_path / "usage.json.gz"
+    path.write_bytes(packed * 64)  # 2 GiB of good lines
+    done = import_cli(tmp_path, path)
+    assert done.code == 2, done.stderr
+    assert f"{path}: inflates more than {files.MAX_GZIP_RATIO} times" in done.stderr
+    assert done.stderr.count("\n") == 2  # the refusal and the summary: no line was reported
+    assert "Traceback" not in done.stderr
     assert done.seconds < 30
     assert done.peak_rss_mib < 512
 
