@@ -90,6 +90,7 @@ def _chunk_groups(
     parts: list[pl.DataFrame] = []
     pending: list[pl.DataFrame] = []
     lines = 0
+    grouped = 0  # the lines before `pending`
     # each chunk's bytes reuse the last one's memory; a gzipped file is inflated as it is read
     # (a pull reads Microsoft's blobs so: 1.7 GB of JSON lines per million rows never hit disk)
     with (
@@ -105,15 +106,14 @@ def _chunk_groups(
             if frame.height != chunk.lines or frame.select(_unlike_text(labels)).item():
                 return None
             pending.append(frame)
+            lines += frame.height
             if len(pending) == _GROUP_EVERY:
-                parts.append(_grouped(pending, lines, names, columns))
-                lines += sum(frame.height for frame in pending)
-                pending = []
+                parts.append(_grouped(pending, grouped, names, columns))
+                pending, grouped = [], lines
             if len(parts) == _MERGE_EVERY:
                 parts = [_merge(parts, columns)]
     if pending:
-        parts.append(_grouped(pending, lines, names, columns))
-        lines += sum(frame.height for frame in pending)
+        parts.append(_grouped(pending, grouped, names, columns))
     return parts, lines
 
 
