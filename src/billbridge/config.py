@@ -18,7 +18,7 @@ from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
@@ -41,6 +41,9 @@ class _Section(BaseModel):
 DATABASE_KINDS = ("sqlite", "postgresql")
 _URL_SHAPE = "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+# A DNS name (an international one too) or an IPv4 address; an IPv6 address comes in brackets.
+_HOST = re.compile(r"[\w-]+(\.[\w-]+)*\.?")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(%[\w.-]+)?")
 
 
 class DatabaseSettings(_Section):
@@ -132,6 +135,52 @@ def mask_database_url(text: str, url: str) -> str:
     return text
 
 
+def http_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the base URL of a service billbridge calls, or None.
+
+    The answer never quotes `url` or a piece of it: a secret pasted into the wrong place lands
+    in exactly the part that fails to parse (a port, a host, a user name), and the parser's own
+    messages repeat that part.
+    """
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "must not contain spaces, tabs, line breaks or other control characters"
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.lower() not in ("http", "https"):
+        return "must be an http(s) URL: start it with https:// (or http://)"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a valid URL: the address in [brackets] is not an IPv6 address"
+    if "@" in parts.netloc:
+        return (
+            "must not carry a user name or password (the part before '@'); billbridge sends"
+            " credentials from their own settings"
+        )
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "has a port that is not a number between 1 and 65535"
+    if not host:
+        return "has no host name after the scheme"
+    if not (_IPV6.fullmatch(host) if ":" in host else _HOST.fullmatch(host)):
+        return "has a host that is neither a host name nor an IP address"
+    if port is not None and not 1 <= port <= 65535:
+        return "has a port that is not a number between 1 and 65535"
+    if "?" in url:
+        # Paths are appended to these URLs; a query would swallow them.
+        return "must not have a query ('?...'): give the base URL only"
+    if "#" in url:
+        return "must not have a fragment ('#...'): give the base URL only"
+    return None
+
+
+def _base_url(value: str) -> str:
+    problem = http_url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.rstrip("/")
+
+
 class AutotaskSettings(_Section):
     zone_lookup_url: str = "https://webservices.autotask.net/atservicesrest"
     username: str | None = None
@@ -149,9 +198,7 @@ class AutotaskSettings(_Section):
     @field_validator("zone_lookup_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        return _base_url(value)
 
 
 class ExportSettings(_Section):
@@ -266,9 +313,7 @@ class PartnerCenterSettings(_Section):
     @field_validator("authority_url", "graph_url", "api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        return _base_url(value)
 
     @property
     def configured(self) -> bool:

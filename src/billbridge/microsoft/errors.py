@@ -7,15 +7,18 @@
 - ``rejected``: Microsoft answered something billbridge cannot use for this invoice (a
   malformed manifest or blob, an export that failed); this invoice fails, the others go on.
 
-Messages carry Microsoft's own texts and the URL without its query (a SAS token is a
-credential), never the client secret or a token.
+Messages carry Microsoft's own texts and the URL as `shown_url` leaves it (without the query,
+where a SAS token is a credential, and without user info), never the client secret or a token.
 """
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
 ErrorKind = Literal["fatal", "retriable", "rejected"]
+
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(%[\w.-]+)?")
 
 
 class MicrosoftError(Exception):
@@ -26,7 +29,7 @@ class MicrosoftError(Exception):
     def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
         self.message = message
         self.status = status
-        self.url = url.split("?", 1)[0]
+        self.url = shown_url(url)
         where = f" ({self.url})" if self.url else ""
         code = f"HTTP {status}: " if status is not None else ""
         super().__init__(f"{code}{message}{where}")
@@ -34,6 +37,12 @@ class MicrosoftError(Exception):
     @property
     def retriable(self) -> bool:
         return self.kind == "retriable"
+
+
+class UrlSettingError(MicrosoftError):
+    """A `partner_center.*_url` setting cannot be requested, or has no token endpoint (404)."""
+
+    kind = "fatal"
 
 
 class CredentialsError(MicrosoftError):
@@ -78,3 +87,25 @@ class SasExpiredError(MicrosoftError):
     """A blob's SAS token was refused (403): the export must be fetched again."""
 
     kind = "retriable"
+
+
+def shown_url(url: str) -> str:
+    """`url` fit for a message or a log line: no query or fragment (a SAS token is a
+    credential), no user name or password, and neither a port that is not a number nor a
+    bracketed host that is not an IPv6 address (a password typed there). Works on text that
+    no URL parser accepts, too."""
+    text = url.split("#", 1)[0].split("?", 1)[0]
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        address, bracket, port = host[1:].partition("]")
+        address = address if _IPV6.fullmatch(address) else "***"
+        port = ":***" if port and not port[1:].isdigit() else port
+        host = f"[{address}{bracket}{port}"
+    else:
+        address, colon, port = host.rpartition(":")
+        host = f"{address}:***" if colon and port and not port.isdigit() else host
+    return f"{scheme}{separator}{host}{slash}{path}"

@@ -1,8 +1,10 @@
-"""HTTP to Microsoft: app tokens by client credentials, cached per scope, and requests that
-wait out 429s as `Retry-After` asks (bounded), with every error response mapped in one place.
+"""HTTP to Microsoft: app tokens by client credentials, cached per scope, and requests (the
+token requests too) that wait out 429s and 503s as `Retry-After` asks (bounded), with every
+error response mapped in one place.
 
 The secret goes only into the body of the token request; tokens only into the Authorization
-header. Neither is logged, and error messages carry URLs without their query strings.
+header. Neither is logged, and error messages carry URLs as `shown_url` leaves them (no query,
+no user info); a URL that cannot even be requested is not quoted at all.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from billbridge.microsoft.errors import (
     SasExpiredError,
     ThrottledError,
     UnavailableError,
+    UrlSettingError,
+    shown_url,
 )
 from billbridge.microsoft.settings import MicrosoftSettings
 
@@ -36,6 +40,9 @@ _TOKEN_MARGIN_S = 120.0
 _MAX_TEXT = 300
 _TRANSPORT_TRIES = 3
 _MAX_RETRY_AFTER_S = 120.0
+_THROTTLED = (429, 503)
+# httpx refuses a malformed URL before sending anything: retrying cannot help.
+_UNUSABLE_URL = (httpx.InvalidURL, httpx.UnsupportedProtocol)
 # Entra ID error codes and the setting each one means is wrong.
 _AADSTS_SETTING = {
     "7000215": "partner_center.client_secret is wrong (use the secret's value, not its id)",
@@ -48,15 +55,24 @@ _AADSTS_SETTING = {
 
 
 class _NoSasInLogs(logging.Filter):
-    """httpx logs each request's URL at INFO: a blob's carries its SAS token, a credential."""
+    """httpx logs each request's URL at INFO: a blob's carries its SAS token, a credential,
+    and a URL Microsoft returned could carry user info."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("sig=" in str(a) for a in record.args):
-            record.args = tuple(
-                str(a).split("?", 1)[0] + "?(SAS hidden)" if "sig=" in str(a) else a
-                for a in record.args
-            )
+        if isinstance(record.args, tuple):
+            record.args = tuple(_loggable(a) for a in record.args)
         return True
+
+
+def _loggable(arg: object) -> object:
+    text = str(arg)
+    if "://" not in text:
+        return arg
+    if "sig=" in text:
+        return shown_url(text) + "?(SAS hidden)"
+    if "@" in text.split("://", 1)[1].split("/", 1)[0]:
+        return shown_url(text)
+    return arg
 
 
 logging.getLogger("httpx").addFilter(_NoSasInLogs())
@@ -114,7 +130,12 @@ class MicrosoftHttp:
             "client_secret": self.settings.client_secret.get_secret_value(),
             "scope": scope,
         }
+        waited = 0.0
+        # Asking for a token changes nothing at Microsoft: repeating it is always safe.
         response = self._send("POST", url, data=form)
+        while response.status_code in _THROTTLED:
+            waited = self._wait_out(response, "the app token request", url, waited)
+            response = self._send("POST", url, data=form)
         if response.status_code != 200:
             raise _token_error(response, url)
         body = _json(response, url, "token response")
@@ -151,21 +172,26 @@ class MicrosoftHttp:
                 self._tokens.pop(scope, None)  # expired early or revoked: one fresh token
                 renewed = True
                 continue
-            if response.status_code in (429, 503):
-                delay = retry_after(response, default=5.0)
-                if waited + delay > self.settings.throttle_wait_s:
-                    raise ThrottledError(
-                        f"Microsoft kept throttling {what} for {waited:.0f} s; pull again later",
-                        status=response.status_code,
-                        url=url,
-                    )
-                logger.info("%s throttled; waiting %.1f s as Retry-After asks", what, delay)
-                self.sleep(delay)
-                waited += delay
+            if response.status_code in _THROTTLED:
+                waited = self._wait_out(response, what, url, waited)
                 continue
             if response.status_code >= 400:
                 raise _api_error(response, url, what)
             return response
+
+    def _wait_out(self, response: httpx.Response, what: str, url: str, waited: float) -> float:
+        """Sleep as a 429 or 503 `response` asks and return the seconds waited so far for this
+        request; `ThrottledError` once that would pass `throttle_wait_s`."""
+        delay = retry_after(response, default=5.0)
+        if waited + delay > self.settings.throttle_wait_s:
+            raise ThrottledError(
+                f"Microsoft kept throttling {what} for {waited:.0f} s; pull again later",
+                status=response.status_code,
+                url=url,
+            )
+        logger.info("%s throttled; waiting %.1f s as Retry-After asks", what, delay)
+        self.sleep(delay)
+        return waited + delay
 
     @contextmanager
     def blob(self, url: str, name: str) -> Iterator[httpx.Response]:
@@ -189,6 +215,8 @@ class MicrosoftHttp:
                         continue
                     yield response
                     return
+            except _UNUSABLE_URL:
+                raise self._unusable_url(url) from None
             except httpx.TransportError as exc:
                 if attempt == _TRANSPORT_TRIES:
                     raise UnavailableError(
@@ -202,6 +230,8 @@ class MicrosoftHttp:
                 response = self._http.request(method, url, **kwargs)
                 self.requests += 1
                 return response
+            except _UNUSABLE_URL:
+                raise self._unusable_url(url) from None
             except httpx.TransportError as exc:
                 # A lost export request at worst starts an export twice (harmless: Microsoft
                 # keeps the operation, billbridge polls the one it recorded).
@@ -211,6 +241,23 @@ class MicrosoftHttp:
                     ) from None
                 self.sleep(float(attempt))
         raise AssertionError("unreachable")
+
+    def _unusable_url(self, url: str) -> MicrosoftError:
+        """What a URL httpx refuses to request means, without quoting it: the part that
+        fails to parse may be a secret pasted into the wrong setting."""
+        settings = self.settings
+        shape = "an http(s) URL with a host and, if any, a numeric port"
+        if url.startswith(f"{settings.authority_url}/"):
+            return UrlSettingError(
+                "the token URL is not a valid URL: check partner_center.authority_url (it must"
+                f" be {shape}) and partner_center.tenant_id"
+            )
+        for key, base in (("graph_url", settings.graph_url), ("api_url", settings.api_url)):
+            if url.startswith(base):
+                return UrlSettingError(
+                    f"a URL built from partner_center.{key} is not a valid URL: it must be {shape}"
+                )
+        return MalformedResponseError("Microsoft returned a URL that is not a valid URL")
 
 
 def retry_after(response: httpx.Response, *, default: float) -> float:
@@ -258,6 +305,15 @@ def _token_error(response: httpx.Response, url: str) -> MicrosoftError:
     fix = _AADSTS_SETTING.get(code)
     if fix is None and response.status_code >= 500:
         return UnavailableError(f"Microsoft Entra ID failed: {description}", url=url)
+    if not code and response.status_code == 404:
+        # Entra ID answers an unknown tenant with 400 AADSTS90002; a bare 404 means the URL
+        # does not lead to Entra ID's token endpoint at all.
+        return UrlSettingError(
+            "there is no token endpoint at this URL: check partner_center.authority_url"
+            " (normally https://login.microsoftonline.com, without the tenant or a path)",
+            status=404,
+            url=url,
+        )
     fix = fix or "check partner_center.tenant_id, client_id and client_secret"
     return CredentialsError(
         f"Microsoft refused the app token: {fix}. Microsoft said: {description}",
@@ -291,13 +347,19 @@ def _api_error(response: httpx.Response, url: str, what: str) -> MicrosoftError:
 
 
 def _graph_text(response: httpx.Response) -> tuple[str, str]:
+    """Microsoft's error code and text: Graph's `{"error": {"code", "message"}}`, or Partner
+    Center's `{"code", "description", "source"}` ("Partner Center REST error codes")."""
     try:
         body = json.loads(response.content)
     except ValueError:
         return "", response.text[:_MAX_TEXT]
-    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return "", response.text[:_MAX_TEXT]
+    error = body.get("error")
     if isinstance(error, dict):
         return str(error.get("code") or ""), str(error.get("message") or "")[:_MAX_TEXT]
+    if "description" in body:
+        return str(body.get("code") or ""), str(body.get("description") or "")[:_MAX_TEXT]
     return "", response.text[:_MAX_TEXT]
 
 
