@@ -51,7 +51,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Pulling from Microsoft: the orchestration around microsoft/, as export/ is around autotask/.
     "pulling": frozenset({"config", "importing", "microsoft", "sources", "store", "domain"}),
     "preview": frozenset({"config", "microsoft", "pulling", "sources", "domain"}),
-    "pull_output": frozenset({"config", "microsoft", "preview", "pulling", "store", "domain"}),
+    "pull_output": frozenset(
+        {"config", "microsoft", "preview", "pulling", "render", "store", "domain"}
+    ),
     # The daily check of `serve` pulls before it exports.
     "web": frozenset({"export", "store", "domain", "config", "pulling"}),
     # The demo drives the product end to end, as the CLI does, but has no pages of its own.

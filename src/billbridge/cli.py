@@ -68,9 +68,9 @@ class _Commands(PlainGroup):
         from billbridge.sandbox import cli as sandbox_cli
 
         sandbox_cli.app.rich_markup_mode = app.rich_markup_mode  # as a nested group would
-        command = typer.main.get_command(sandbox_cli.app)
+        command = plain(typer.main.get_command(sandbox_cli.app))
         command.name = "sandbox"
-        return plain(command)
+        return command
 
 
 app = typer.Typer(
@@ -140,18 +140,10 @@ def fail_settings(exc: SettingsError) -> NoReturn:
 
 
 def say(console: Console, *paragraphs: str) -> None:
-    """Each paragraph on a terminal wrapped at spaces to its width, continued 4 columns further
-    in; elsewhere (a log, a script) one line each, whole, so that it can be searched."""
-    from billbridge.render import lines_for
+    """Each paragraph wrapped to a terminal's width (`render.paragraphs`)."""
+    from billbridge.render import paragraphs as wrapped
 
-    if not console.is_terminal:
-        console.file.write("".join(f"{paragraph}\n" for paragraph in paragraphs))
-        return
-    lines = lines_for(console)
-    for paragraph in paragraphs:
-        indent = len(paragraph) - len(paragraph.lstrip(" "))
-        lines.add(paragraph.lstrip(" "), indent=indent)
-    lines.print(console)
+    wrapped(console, *paragraphs)
 
 
 @contextmanager
@@ -223,7 +215,14 @@ Files = Annotated[
 ]
 
 
-@import_app.command("organizations", cls=PlainCommand)
+@import_app.command(
+    "organizations",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge import organizations organizations.csv
+billbridge import organizations customers-a.csv customers-b.json
+""",
+)
 def import_organizations_command(ctx: typer.Context, files: Files) -> None:
     """Customer organizations and their Autotask company ids.
 
@@ -236,7 +235,13 @@ def import_organizations_command(ctx: typer.Context, files: Files) -> None:
     out.print(f"organizations: {counts}")
 
 
-@import_app.command("price-list", cls=PlainCommand)
+@import_app.command(
+    "price-list",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge import price-list price-list.csv
+""",
+)
 def import_price_list_command(ctx: typer.Context, files: Files) -> None:
     """The broker price list (by sku; skus not in the files are kept)."""
     from billbridge.importing import import_price_list
@@ -246,7 +251,14 @@ def import_price_list_command(ctx: typer.Context, files: Files) -> None:
     out.print(f"price list: {counts}")
 
 
-@import_app.command("reports", cls=PlainCommand)
+@import_app.command(
+    "reports",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge import reports reports-2026-10.csv
+billbridge import reports reports-2026-09.csv reports-2026-10.csv
+""",
+)
 def import_reports_command(ctx: typer.Context, files: Files) -> None:
     """Billing reports. A report id imported again with new content is a correction."""
     from billbridge.importing import import_reports
@@ -284,7 +296,15 @@ LicenseMarkupOption = Annotated[
 ]
 
 
-@import_app.command("partner-center", cls=PlainCommand)
+@import_app.command(
+    "partner-center",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge import partner-center invoice-recon.csv daily-usage.csv.gz
+billbridge import partner-center invoice-recon.csv --generated-on 2026-11-06
+billbridge import partner-center daily-usage.csv.gz --azure-markup 10
+""",
+)
 def import_partner_center_command(
     ctx: typer.Context,
     files: Annotated[
@@ -591,7 +611,16 @@ def demo_command(
 # -- doctor and company links ---------------------------------------------------------------------
 
 
-@app.command("doctor", cls=PlainCommand)
+@app.command(
+    "doctor",
+    cls=PlainCommand,
+    epilog="""Examples:
+billbridge doctor                      settings, credentials, zone, links
+billbridge doctor --tenant             also what the tenant requires
+billbridge doctor --canary 29683502    write a test contract and charge
+billbridge doctor --json               for scripts
+""",
+)
 def doctor_command(
     ctx: typer.Context,
     tenant: Annotated[
@@ -821,9 +850,12 @@ def _port(value: int) -> int:
     cls=PlainCommand,
     epilog="""Examples:
 billbridge serve                        http://127.0.0.1:8080/
-billbridge serve --host 0.0.0.0 --port 8443
+billbridge serve --port 8081            http://127.0.0.1:8081/
 
-Set web.admin_password (or BILLBRIDGE_WEB_ADMIN_PASSWORD) first.
+serve speaks plain HTTP: to reach it from other machines, keep it on
+127.0.0.1 behind a reverse proxy with TLS (nginx, Caddy) and name the proxy
+in web.trusted_proxies. Set web.admin_password (or
+BILLBRIDGE_WEB_ADMIN_PASSWORD) first.
 """,
 )
 def serve_command(
@@ -864,7 +896,16 @@ AttentionDayOption = Annotated[
 ]
 
 
-@app.command("reconcile")
+@app.command(
+    "reconcile",
+    epilog="""Examples:
+billbridge reconcile --period 2026-10
+billbridge reconcile --period 2026-10 --xlsx october.xlsx --csv october.csv
+billbridge reconcile --period 2026-10 --json
+
+Exit status: 0 every row matches, 1 a row does not, 2 bad usage or settings.
+""",
+)
 def reconcile_command(
     ctx: typer.Context,
     period: PeriodOption,
@@ -917,6 +958,13 @@ def reconcile_command(
 
 attention_app = typer.Typer(
     help="What needs a person: conflicts, failed reports, unlinked billing, margins, terms.",
+    epilog="""Examples:
+billbridge attention                       what is open now
+billbridge attention --today 2026-12-01    terms ending within 30 days of it
+billbridge attention --json                for scripts
+billbridge attention resolve unlinked:6a1f2c3e-0011-4c1e-9a7e-bbbbbbbbbbbb \\
+    --note "billed by hand on INV-1042"
+""",
     invoke_without_command=True,
 )
 app.add_typer(attention_app, name="attention")
@@ -945,7 +993,15 @@ def attention_command(
     raise typer.Exit(1 if attention.open else 0)
 
 
-@attention_app.command("resolve")
+@attention_app.command(
+    "resolve",
+    epilog="""Examples:
+billbridge attention resolve unlinked:6a1f2c3e-0011-4c1e-9a7e-bbbbbbbbbbbb \\
+    --note "billed by hand on INV-1042"
+billbridge attention resolve unlinked:6a1f2c3e-0011-4c1e-9a7e-bbbbbbbbbbbb \\
+    --note "billed by hand on INV-1042" --by jane
+""",
+)
 def attention_resolve_command(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The item's key, as `attention` lists it.")],
@@ -989,12 +1045,25 @@ def attention_resolve_command(
 
 pull_app = typer.Typer(
     help="Pull billing straight from Microsoft (Partner Center and Graph billing exports).",
+    epilog="""Examples:
+billbridge pull partner-center                        every invoice not pulled
+billbridge pull partner-center --invoice G019283746   one invoice, any age
+""",
     no_args_is_help=True,
 )
 app.add_typer(pull_app, name="pull")
 
 
-@pull_app.command("partner-center")
+@pull_app.command(
+    "partner-center",
+    epilog="""Examples:
+billbridge pull partner-center                        every invoice not pulled
+billbridge pull partner-center --invoice G019283746   one invoice, any age
+billbridge pull partner-center --azure-markup 10      Azure at cost + 10%
+billbridge pull partner-center --unbilled current     month to date, a preview
+billbridge pull partner-center --json                 for scripts
+""",
+)
 def pull_partner_center_command(
     ctx: typer.Context,
     invoice: Annotated[
@@ -1031,30 +1100,67 @@ def pull_partner_center_command(
     licence = _parse_percent(license_markup) if license_markup is not None else None
     app_context = context(ctx)
     settings = app_context.settings()
-    with pull_errors(fail):
+    with pull_errors(fail, lambda result: show_pull(result, out, err, as_json=as_json)):
         if unbilled is not None:
             if unbilled != "current":
                 raise typer.BadParameter("only 'current' is supported", param_hint="'--unbilled'")
+            if invoice:
+                raise typer.BadParameter(
+                    "previews the month to date, not an invoice: leave out --invoice",
+                    param_hint="'--unbilled'",
+                )
             from billbridge.preview import preview_unbilled
 
             show_preview(preview_unbilled(settings), out, as_json=as_json)
             return
         from billbridge.pulling import pull_partner_center
 
-        result = pull_partner_center(
-            app_context.store(),
-            settings,
-            invoice_ids=invoice or (),
-            azure_markup=azure,
-            license_markup=licence,
-            progress=None if as_json or not err.is_terminal else _progress,
-        )
+        with pull_progress(shown=not as_json) as (step, counted):
+            result = pull_partner_center(
+                app_context.store(),
+                settings,
+                invoice_ids=invoice or (),
+                azure_markup=azure,
+                license_markup=licence,
+                progress=step,
+                counted=counted,
+            )
     show_pull(result, out, err, as_json=as_json)
     raise typer.Exit(result.exit_code)
 
 
-def _progress(message: str) -> None:
-    err.print(message, markup=False)
+@contextmanager
+def pull_progress(
+    *, shown: bool
+) -> Iterator[tuple[Callable[[str], None] | None, Callable[[int, int], None] | None]]:
+    """On a terminal, one line that the pull keeps up to date: the invoices done of those to
+    pull, the time, and what it is doing (exporting, Microsoft's operation running, the blobs
+    downloading, importing), as the minutes of a big month go by; nothing otherwise."""
+    if not shown or not err.is_terminal:
+        yield None, None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    room = max(err.width - 30, 20)  # what the bar, the count and the time leave
+    with Progress(
+        BarColumn(bar_width=10),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        "{task.description}",
+        console=err,
+        transient=True,
+        refresh_per_second=4,
+    ) as progress:
+        task = progress.add_task("listing the invoices", total=None)
+
+        def step(message: str) -> None:
+            short = message if len(message) <= room else message[: room - 3] + "..."
+            progress.update(task, description=short)
+
+        def counted(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield step, counted
 
 
 # --- end pull commands ---

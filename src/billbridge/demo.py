@@ -96,12 +96,18 @@ def run_demo(console: Console, keep: Path | None = None) -> int:
         store = Store(settings.database.url)
         try:
             with client_from_settings(settings) as client:
-                return _play(console, store, settings, client)
+                return _play(console, store, settings, client, sandbox_data)
         finally:
             store.close()
 
 
-def _play(console: Console, store: Store, settings: Settings, client: AutotaskClient) -> int:
+def _play(
+    console: Console,
+    store: Store,
+    settings: Settings,
+    client: AutotaskClient,
+    sandbox_data: Path | None = None,
+) -> int:
     files = demo_files()
     console.rule("1. The Autotask tenant has the provider's customers as companies")
     companies = _ensure_companies(client, files["organizations.csv"])
@@ -140,10 +146,18 @@ def _play(console: Console, store: Store, settings: Settings, client: AutotaskCl
 
     console.rule("11. What landed in Autotask")
     _show_tenant(console, client)
-    console.print(
-        "Try it yourself: run `billbridge sandbox --data sandbox.db`, point\n"
-        "billbridge.toml at it, and see the README."
-    )
+    if sandbox_data is not None:
+        console.print(
+            f"Try it yourself: run `billbridge sandbox --data {sandbox_data}`,\n"
+            f"point billbridge.toml at it (state store: {sandbox_data.parent / 'billbridge.db'}),\n"
+            "and see the README."
+        )
+    else:
+        console.print(
+            "Try it yourself: `billbridge demo --keep demo/` keeps the tenant and the\n"
+            "state store; then run `billbridge sandbox --data demo/sandbox.db` and see\n"
+            "the README."
+        )
     return max(first.exit_code, second.exit_code, again.exit_code, november)
 
 

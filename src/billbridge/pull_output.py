@@ -13,19 +13,35 @@ from rich.table import Table
 from billbridge.config import SettingsError
 from billbridge.microsoft.errors import MicrosoftError
 from billbridge.preview import Preview
-from billbridge.pulling import PullResult, Status
+from billbridge.pulling import PullResult, PullStopped, Status, UnknownInvoicesError
+from billbridge.render import paragraphs
 from billbridge.store.database import StoreBusyError, StoreError
 
 EXIT_PARTLY_FAILED = 1
 EXIT_BAD_INPUT = 2
-STATUSES: tuple[Status, ...] = ("imported", "unchanged", "no_data", "failed", "waiting")
+STATUSES: tuple[Status, ...] = (
+    "imported",
+    "unchanged",
+    "no_data",
+    "skipped",
+    "failed",
+    "waiting",
+)
 
 
 @contextmanager
-def pull_errors(fail: Callable[[str, int], NoReturn]) -> Iterator[None]:
-    """What stops a pull, as one message and an exit status."""
+def pull_errors(
+    fail: Callable[[str, int], NoReturn], show: Callable[[PullResult], None]
+) -> Iterator[None]:
+    """What stops a pull, as one message and an exit status (after what was pulled before a
+    fatal error at an invoice, shown by `show`)."""
     try:
         yield
+    except PullStopped as exc:
+        show(exc.result)
+        fail(str(exc), EXIT_BAD_INPUT)
+    except UnknownInvoicesError as exc:
+        fail(f"--invoice: {exc}", EXIT_BAD_INPUT)
     except SettingsError as exc:
         fail("the settings cannot be used: " + "; ".join(exc.problems), EXIT_BAD_INPUT)
     except StoreBusyError as exc:
@@ -53,6 +69,7 @@ def pull_json(result: PullResult) -> dict[str, Any]:
             for i in result.invoices
         ],
         "warnings": result.warnings,
+        "older_than_history": result.older,
     }
 
 
@@ -60,27 +77,39 @@ def show_pull(result: PullResult, out: Console, err: Console, *, as_json: bool) 
     if as_json:
         out.print(json.dumps(pull_json(result), indent=2), markup=False)
         return
-    for warning in result.warnings:
-        err.print(f"warning: {warning}", markup=False)
+    paragraphs(err, *(f"warning: {warning}" for warning in result.warnings))
+    older = (
+        f"{result.older} older invoice(s) not pulled: they are older than"
+        " partner_center.history_days; --invoice ID pulls one"
+        if result.older
+        else ""
+    )
     if not result.invoices:
-        out.print("Nothing to pull: every invoice in Partner Center is already pulled.")
+        paragraphs(out, "Nothing new to pull: every recent invoice is already pulled.")
+        if older:
+            paragraphs(out, older)
         return
-    # Plain lines, not a table: they fit 80 columns, pipe cleanly, and never cut the detail.
+    # Plain lines, not a table: they pipe cleanly and never cut the detail.
+    texts = []
     for item in result.invoices:
         day = item.invoice_date.isoformat() if item.invoice_date else "no date"
-        status = item.status.replace("_", " ")
-        out.print(f"invoice {item.invoice_id} of {day}: {status}, {item.rows:,} rows", markup=False)
+        status = "left out" if item.status == "skipped" else item.status.replace("_", " ")
+        texts.append(f"invoice {item.invoice_id} of {day}: {status}, {item.rows:,} rows")
         if item.detail:
-            out.print(f"  {item.detail}", markup=False)
+            texts.append(f"  {item.detail}")
     labels: tuple[tuple[Status, str], ...] = (
         ("imported", "imported"),
         ("unchanged", "unchanged"),
         ("no_data", "with no data"),
+        ("skipped", "left out"),
         ("waiting", "still running at Microsoft"),
         ("failed", "failed"),
     )
     parts = [f"{result.count(s)} {label}" for s, label in labels if result.count(s)]
-    out.print(f"invoices: {', '.join(parts)}", markup=False)
+    texts.append(f"invoices: {', '.join(parts)}")
+    if older:
+        texts.append(older)
+    paragraphs(out, *texts)
 
 
 def show_preview(preview: Preview, out: Console, *, as_json: bool) -> None:

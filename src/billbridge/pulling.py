@@ -33,10 +33,13 @@ from billbridge.microsoft.exports import BlobFile, Manifest
 from billbridge.sources.partner_center.files import is_blank
 from billbridge.sources.problems import InputError
 from billbridge.store import Store
+from billbridge.store.pulls import PulledInvoice
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["imported", "unchanged", "no_data", "failed", "waiting"]
+Status = Literal["imported", "unchanged", "no_data", "skipped", "failed", "waiting"]
+"""`skipped`: a document Microsoft lists that is not a New Commerce invoice (a void note, an
+adjustment note, a legacy invoice), left out unless named with `--invoice`."""
 _MAX_PROBLEMS_SHOWN = 10
 
 
@@ -56,6 +59,8 @@ class InvoicePull:
 class PullResult:
     invoices: list[InvoicePull] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    older: int = 0
+    """New Commerce invoices not pulled, older than `partner_center.history_days`."""
 
     @property
     def exit_code(self) -> int:
@@ -63,6 +68,29 @@ class PullResult:
 
     def count(self, status: Status) -> int:
         return sum(1 for i in self.invoices if i.status == status)
+
+
+class PullStopped(Exception):
+    """A fatal error (credentials, permission) stopped the pull at `invoice_id`; `result`
+    holds what was pulled before it."""
+
+    def __init__(self, error: MicrosoftError, invoice_id: str, result: PullResult) -> None:
+        super().__init__(f"the pull stopped at invoice {invoice_id}: {error}")
+        self.error = error
+        self.invoice_id = invoice_id
+        self.result = result
+
+
+class UnknownInvoicesError(ValueError):
+    """`--invoice` named invoices Partner Center does not list: nothing was pulled."""
+
+    def __init__(self, unknown: Sequence[str], listed: int) -> None:
+        names = ", ".join(unknown)
+        super().__init__(
+            f"not in Partner Center's invoice list ({listed} invoices listed): {names};"
+            " check the ids; nothing was pulled"
+        )
+        self.unknown = tuple(unknown)
 
 
 def microsoft_settings(settings: Settings) -> MicrosoftSettings:
@@ -94,10 +122,14 @@ def pull_partner_center(
     license_markup: Decimal | None = None,
     client: PartnerCenterClient | None = None,
     progress: Callable[[str], None] | None = None,
+    counted: Callable[[int, int], None] | None = None,
 ) -> PullResult:
     """Pull the invoices not yet pulled (or `invoice_ids`). Raises fatal `MicrosoftError`s
-    (credentials, permission) and `StoreBusyError` when another pull is running; every other
-    problem fails one invoice, recorded in the result and the store."""
+    met before any invoice (credentials, the invoice list), `PullStopped` for one met at an
+    invoice (with what was pulled before it), `UnknownInvoicesError` for ids not listed, and
+    `StoreBusyError` when another pull is running; every other problem fails one invoice,
+    recorded in the result and the store. `progress` is told each step, `counted` the
+    invoices pulled so far of those to pull."""
     day = today or datetime.now(UTC).date()
     section = settings.partner_center
     markups = (
@@ -108,7 +140,9 @@ def pull_partner_center(
     client = client or PartnerCenterClient(microsoft_settings(settings))
     try:
         with store.exclusive("pull"):
-            puller = _Puller(store, client, markups, progress or (lambda _: None))
+            puller = _Puller(
+                store, client, markups, progress or (lambda _: None), counted or (lambda *_: None)
+            )
             return puller.run(invoice_ids, day - timedelta(days=section.history_days))
     finally:
         if own:
@@ -127,16 +161,19 @@ def daily_pull(settings: Settings, store: Store) -> Callable[[date], PullResult 
             return None
         result = pull_partner_center(store, settings, today=day)
         logger.info(
-            "daily pull of %s: %d imported, %d with no data, %d waiting, %d failed",
+            "daily pull of %s: %d imported, %d with no data, %d left out, %d waiting, %d failed",
             day,
             result.count("imported"),
             result.count("no_data"),
+            result.count("skipped"),
             result.count("waiting"),
             result.count("failed"),
         )
         for invoice in result.invoices:
-            if invoice.status in ("failed", "waiting"):
+            if invoice.status in ("failed", "waiting", "skipped"):
                 logger.warning("invoice %s: %s", invoice.invoice_id, invoice.detail)
+        for warning in result.warnings:
+            logger.warning("%s", warning)
         return result
 
     return pull
@@ -149,11 +186,13 @@ class _Puller:
         client: PartnerCenterClient,
         markups: tuple[Decimal | None, Decimal | None],
         progress: Callable[[str], None],
+        counted: Callable[[int, int], None],
     ) -> None:
         self.store = store
         self.client = client
         self.azure_markup, self.license_markup = markups
         self.progress = progress
+        self.counted = counted
         self.result = PullResult()
 
     def run(self, invoice_ids: Sequence[str], oldest: date) -> PullResult:
@@ -162,43 +201,84 @@ class _Puller:
             pulled = {p.invoice_id: p for p in uow.pulls.invoices()}
         done = {i for i, p in pulled.items() if p.status in ("imported", "no_data")}
         if invoice_ids:
-            chosen = []
-            for invoice_id in dict.fromkeys(invoice_ids):
-                invoice = listed.get(invoice_id)
-                if invoice is None:
-                    self._add(
-                        InvoicePull(
-                            invoice_id,
-                            None,
-                            "failed",
-                            detail="is not in Partner Center's invoice list; check the id",
-                        )
-                    )
-                elif invoice_id in done:
-                    self._add(
-                        InvoicePull(
-                            invoice_id,
-                            invoice.invoice_date,
-                            "unchanged",
-                            report_ids=pulled[invoice_id].report_ids,
-                            detail="already pulled; nothing exported again",
-                        )
-                    )
-                else:
-                    chosen.append(invoice)
+            chosen = self._named(invoice_ids, listed, pulled, done)
         else:
-            chosen = [
-                i
-                for i in listed.values()
-                if i.pullable and i.invoice_date >= oldest and i.id not in done
-            ]
-        for invoice in sorted(chosen, key=lambda i: (i.invoice_date, i.id)):
-            self._add(self._pull(invoice))
+            chosen = self._new(listed, pulled, done, oldest)
+        self.counted(0, len(chosen))
+        for count, invoice in enumerate(sorted(chosen, key=lambda i: (i.invoice_date, i.id)), 1):
+            try:
+                self._add(self._pull(invoice))
+            except MicrosoftError as exc:  # only fatal ones get here
+                raise PullStopped(exc, invoice.id, self.result) from exc
+            self.counted(count, len(chosen))
         return self.result
+
+    def _named(
+        self,
+        invoice_ids: Sequence[str],
+        listed: dict[str, InvoiceSummary],
+        pulled: dict[str, PulledInvoice],
+        done: set[str],
+    ) -> list[InvoiceSummary]:
+        """The invoices named, every one of which must be listed (else nothing is pulled)."""
+        unknown = [i for i in dict.fromkeys(invoice_ids) if i not in listed]
+        if unknown:
+            raise UnknownInvoicesError(unknown, len(listed))
+        chosen = []
+        for invoice_id in dict.fromkeys(invoice_ids):
+            invoice = listed[invoice_id]
+            if invoice_id in done:
+                before = pulled[invoice_id]
+                self._add(
+                    InvoicePull(
+                        invoice_id,
+                        invoice.invoice_date,
+                        "unchanged",
+                        rows=before.rows,
+                        report_ids=before.report_ids,
+                        detail=f"already pulled on {before.pulled_at:%Y-%m-%d};"
+                        " nothing exported again",
+                    )
+                )
+            else:
+                chosen.append(invoice)
+        return chosen
+
+    def _new(
+        self,
+        listed: dict[str, InvoiceSummary],
+        pulled: dict[str, PulledInvoice],
+        done: set[str],
+        oldest: date,
+    ) -> list[InvoiceSummary]:
+        """The invoices to pull unasked; the documents left out are said once (and stored,
+        so the web admin shows them too), and an invoice voided after its pull is warned of."""
+        recent = [i for i in listed.values() if i.invoice_date >= oldest and i.id not in done]
+        self.result.older = sum(
+            1
+            for i in listed.values()
+            if i.pullable and i.invoice_date < oldest and i.id not in done
+        )
+        for invoice in recent:
+            if invoice.pullable or invoice.id in pulled:
+                continue
+            self._record(invoice, "skipped", error=invoice.left_out)
+            self._add(
+                InvoicePull(invoice.id, invoice.invoice_date, "skipped", detail=invoice.left_out)
+            )
+        for invoice in listed.values():
+            before = pulled.get(invoice.id)
+            if invoice.voided and before is not None and before.status == "imported":
+                self.result.warnings.append(
+                    f"invoice {invoice.id} was pulled on {before.pulled_at:%Y-%m-%d}, and"
+                    " Microsoft now lists it as a void note: check the charges billbridge"
+                    f" made of its {len(before.report_ids)} reports in Autotask"
+                )
+        return [i for i in recent if i.pullable]
 
     def _add(self, pulled: InvoicePull) -> None:
         self.result.invoices.append(pulled)
-        self.progress(f"{pulled.invoice_id}: {pulled.status} {pulled.detail}".rstrip())
+        self.progress(f"{pulled.invoice_id}: {pulled.status}")  # the summary says the detail
 
     def _pull(self, invoice: InvoiceSummary) -> InvoicePull:
         self.progress(f"{invoice.id} ({invoice.invoice_date}): exporting")
@@ -211,10 +291,22 @@ class _Puller:
             if exc.kind == "fatal":
                 raise
             status: Status = "waiting" if exc.retriable else "failed"
-            self._record(invoice, status, error=str(exc))
+            detail = str(exc)
+            if not exc.retriable:
+                # What Microsoft made of these exports is unusable: the next pull exports anew
+                # rather than fetch the same failed operation or broken blobs again.
+                self._forget_operations(invoice.id)
+                detail += "; the next pull exports it again"
+            self._record(invoice, status, error=detail)
             return InvoicePull(
-                invoice.id, invoice.invoice_date, status, exports_started=started, detail=str(exc)
+                invoice.id, invoice.invoice_date, status, exports_started=started, detail=detail
             )
+
+    def _forget_operations(self, invoice_id: str) -> None:
+        with self.store.transaction() as uow:
+            for kind, state in uow.pulls.exports(invoice_id).items():
+                if state.state == "started":
+                    uow.pulls.save_export(invoice_id, kind, state="failed", operation_url=None)
 
     def _operations(self, invoice: InvoiceSummary) -> tuple[dict[Kind, str], int]:
         """Each kind's operation: the one saved by an earlier pull, or a new export."""
@@ -248,13 +340,12 @@ class _Puller:
     ) -> InvoicePull:
         exported: list[_Export] = []
         for kind, url in operations.items():
-            fetched = self._fetch(invoice.id, kind, url, directory)
-            if fetched is None:
+            export, restarted = self._fetch(invoice.id, kind, url, directory)
+            started += restarted
+            if export is None:
                 with self.store.transaction() as uow:
                     uow.pulls.save_export(invoice.id, kind, state="no_data", operation_url=url)
                 continue
-            export, restarted = fetched
-            started += restarted
             exported.append(export)
         paths = [blob.path for export in exported for blob in export.blobs]
         if not paths:
@@ -314,18 +405,36 @@ class _Puller:
 
     def _fetch(
         self, invoice_id: str, kind: Kind, url: str, directory: Path
-    ) -> tuple[_Export, int] | None:
-        """The export's blobs, or None when it has no data (or no rows). An expired SAS gets one
-        new export of this kind (the other kind's download is kept)."""
+    ) -> tuple[_Export | None, int]:
+        """The export's blobs (None when it has no data, or no rows) and how many new exports
+        it took (an operation gone at Microsoft, or an expired SAS, gets one new export of this
+        kind; the other kind's download is kept)."""
         what = f"invoice {invoice_id}'s {kind} export"
+        label = f"{invoice_id} {kind}"  # short: it shares a terminal line with the progress
         restarted = 0
         while True:
-            outcome = self.client.wait(url, what)
-            if isinstance(outcome, NoData):
-                return None
-            manifest = self.client.manifest(outcome, what)
             try:
-                blobs = self._download(manifest, directory, f"{invoice_id}-{kind}", what)
+                outcome = self.client.wait(url, what, on_poll=self._polled(label))
+                manifest = (
+                    None if isinstance(outcome, NoData) else self.client.manifest(outcome, what)
+                )
+            except MicrosoftError as exc:
+                # Microsoft keeps an operation and its manifest for a while only: one saved by
+                # an earlier pull may be gone (404). Looked up and not found, it is exported anew.
+                if exc.status != 404 or restarted:
+                    raise
+                logger.info(
+                    "%s: Microsoft no longer has the %s export; exporting it again",
+                    invoice_id,
+                    kind,
+                )
+                url = self._start(invoice_id, kind)
+                restarted = 1
+                continue
+            if manifest is None:
+                return None, restarted
+            try:
+                blobs = self._download(manifest, directory, label, what)
             except SasExpiredError:
                 if restarted:
                     raise
@@ -334,16 +443,32 @@ class _Puller:
                 restarted = 1
                 continue
             if not blobs:  # only blank blobs: no rows, as "No data available" says
-                return None
+                return None, restarted
             return _Export(kind, blobs, manifest.eTag), restarted
 
+    def _polled(self, label: str) -> Callable[[str], None]:
+        """Tells `progress` of each new state of the operation (not of every poll)."""
+        last: list[str] = []
+
+        def polled(status: str) -> None:
+            if last != [status]:
+                last[:] = [status]
+                self.progress(f"{label}: {status} at Microsoft")
+
+        return polled
+
     def _download(
-        self, manifest: Manifest, directory: Path, prefix: str, what: str
+        self, manifest: Manifest, directory: Path, label: str, what: str
     ) -> list[BlobFile]:
         """The manifest's blobs, leaving out those of no rows (the reader refuses an empty
         file)."""
-        self.progress(f"{what}: {manifest.blobCount} blob(s)")
-        blobs = self.client.download(manifest, directory, prefix, what)
+        self.progress(f"{label}: {manifest.blobCount} blob(s)")
+
+        def each(number: int) -> None:
+            self.progress(f"{label}: blob {number} of {manifest.blobCount}")
+
+        prefix = label.replace(" ", "-")
+        blobs = self.client.download(manifest, directory, prefix, what, on_blob=each)
         return [blob for blob in blobs if not is_blank(blob.path)]
 
     def _record(self, invoice: InvoiceSummary, status: Status, error: str | None = None) -> None:

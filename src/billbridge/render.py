@@ -122,6 +122,21 @@ def lines_for(console: Console) -> Lines:
     return Lines(max(console.width, 40))
 
 
+def paragraphs(console: Console, *texts: str) -> None:
+    """Each text on a terminal wrapped at spaces to its width, continued 4 columns further in
+    (its leading spaces kept as its indent); elsewhere (a log, a script) one line each, whole,
+    so that it can be searched."""
+    if not console.is_terminal:
+        console.file.write("".join(f"{text}\n" for text in texts))
+        console.file.flush()
+        return
+    lines = lines_for(console)
+    for text in texts:
+        indent = len(text) - len(text.lstrip(" "))
+        lines.add(text.lstrip(" "), indent=indent)
+    lines.print(console)
+
+
 # -- plan and export -------------------------------------------------------------------------
 
 

@@ -78,7 +78,7 @@ def test_the_table_and_a_rerun_that_has_nothing_to_do(make_pull: PullFactory) ->
 
     code, out, _ = _run(config, "pull", "partner-center")
     assert code == 0
-    assert "Nothing to pull" in out
+    assert "Nothing new to pull" in out
 
 
 def test_a_bad_secret_exits_2_without_showing_it(make_pull: PullFactory) -> None:

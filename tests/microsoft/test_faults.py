@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from billbridge.microsoft.client import PartnerCenterClient
 from billbridge.microsoft.errors import CredentialsError, MissingPermissionError
-from billbridge.pulling import microsoft_settings, pull_partner_center
+from billbridge.pulling import PullStopped, microsoft_settings, pull_partner_center
 from billbridge.sandbox.microsoft import CLIENT_SECRET, MicrosoftFaults
 from tests.microsoft.conftest import (
     RECON_INVOICE,
@@ -75,10 +75,12 @@ def test_an_unknown_client_or_tenant_is_named(make_pull: PullFactory) -> None:
 
 def test_a_missing_permission_names_partnerbilling_read_all(make_pull: PullFactory) -> None:
     pulling = make_pull(faults=MicrosoftFaults(deny_billing=True))
-    with pytest.raises(MissingPermissionError) as raised:
+    with pytest.raises(PullStopped) as raised:
         pulling.pull()
+    assert isinstance(raised.value.error, MissingPermissionError)
     assert "PartnerBilling.Read.All" in str(raised.value)
-    assert raised.value.kind == "fatal"
+    assert raised.value.error.kind == "fatal"
+    assert raised.value.result.invoices == []
     assert stored_reports(pulling.store) == []
 
 
@@ -188,3 +190,36 @@ def test_a_malformed_manifest_or_blob_fails_the_invoice_and_stores_nothing(
     assert stored_reports(pulling.store) == []
     with pulling.store.transaction() as uow:
         assert {p.status for p in uow.pulls.invoices()} == {"failed"}
+
+
+def test_an_operation_microsoft_no_longer_has_is_exported_again(make_pull: PullFactory) -> None:
+    pulling = make_pull(faults=MicrosoftFaults(operation_s=600, poll_after_s=1))
+    settings = pulling.with_partner_center(poll_deadline_s=0.5)
+    first = pull_partner_center(pulling.store, settings, today=pulling.today)
+    assert [i.status for i in first.invoices] == ["waiting", "waiting"]
+
+    pulling.emulator.forget_operations()  # Microsoft's retention, or a restarted emulator
+    pulling.emulator.set_faults(operation_s=0)
+    second = pulling.pull()
+    assert [i.status for i in second.invoices] == ["imported", "imported"]
+    assert [i.exports_started for i in second.invoices] == [2, 2]
+    assert sorted(pulling.exports_of(RECON_INVOICE)) == ["reconciliation"] * 2 + ["usage"] * 2
+
+
+def test_a_failed_invoice_is_exported_anew_by_the_next_pull(make_pull: PullFactory) -> None:
+    pulling = make_pull(faults=MicrosoftFaults(broken_blob="json"))
+    first = pulling.pull()
+    assert [i.status for i in first.invoices] == ["failed", "failed"]
+    assert "the next pull exports it again" in first.invoices[0].detail
+
+    pulling.emulator.set_faults(broken_blob="")
+    second = pulling.pull()
+    assert [i.status for i in second.invoices] == ["imported", "imported"]
+    # Each invoice has one kind of export with data; the other's "No data available" stands.
+    assert [i.exports_started for i in second.invoices] == [1, 1]
+    assert stored_reports(pulling.store)
+
+
+def test_an_operation_that_says_completed_is_a_success(make_pull: PullFactory) -> None:
+    pulling = make_pull(faults=MicrosoftFaults(completed=True))
+    assert [i.status for i in pulling.pull().invoices] == ["imported", "imported"]

@@ -64,9 +64,14 @@ class PartnerCenterClient:
         return exports.fetch_manifest(self.http, outcome.manifest_url, what)
 
     def download(
-        self, manifest: Manifest, directory: Path, prefix: str, what: str
+        self,
+        manifest: Manifest,
+        directory: Path,
+        prefix: str,
+        what: str,
+        on_blob: Callable[[int], None] | None = None,
     ) -> list[BlobFile]:
-        return exports.download(self.http, manifest, directory, prefix, what)
+        return exports.download(self.http, manifest, directory, prefix, what, on_blob=on_blob)
 
 
 def _what(kind: Kind, invoice_id: str) -> str:

@@ -123,7 +123,7 @@ def wait(
         body = parse_json(response, operation_url, f"{what}'s operation")
         if not isinstance(body, dict):
             raise MalformedResponseError(f"{what}'s operation is not an object", url=operation_url)
-        status = str(body.get("status", "")).strip()
+        status = _status(body)
         if on_poll is not None:
             on_poll(status)
         if status == "succeeded":
@@ -149,6 +149,26 @@ def wait(
                 url=operation_url,
             )
         http.sleep(delay)
+
+
+_STATES = ("succeeded", "failed", "notStarted", "running")
+_ENDED = {
+    "#microsoft.graph.partners.billing.exportSuccessOperation": "succeeded",
+    "#microsoft.graph.partners.billing.failedOperation": "failed",
+}
+"""An ended operation's `@odata.type`, for a `status` of none of `_STATES`."""
+
+
+def _status(body: dict[str, Any]) -> str:
+    """The operation's state. Graph's examples write a finished export `succeeded` while its
+    operation resource lists `completed` instead: both mean success. A status of neither
+    reading (`unknownFutureValue`) is settled by the operation's `@odata.type` if it can be."""
+    status = str(body.get("status", "")).strip()
+    if status == "completed":
+        return "succeeded"
+    if status in _STATES:
+        return status
+    return _ENDED.get(str(body.get("@odata.type", "")), status)
 
 
 def _succeeded(body: dict[str, Any], url: str, what: str) -> Succeeded:
@@ -197,13 +217,22 @@ class BlobFile:
 
 
 def download(
-    http: MicrosoftHttp, manifest: Manifest, directory: Path, prefix: str, what: str
+    http: MicrosoftHttp,
+    manifest: Manifest,
+    directory: Path,
+    prefix: str,
+    what: str,
+    *,
+    on_blob: Callable[[int], None] | None = None,
 ) -> list[BlobFile]:
     """Every blob streamed, as served, to a file of `directory` (`{prefix}-{n}.json.gz`: the
-    blobs' own names are Microsoft's paths). A blob that is not gzip fails here; a broken or
-    truncated gzip stream fails when the reader inflates it, naming the blob and line."""
+    blobs' own names are Microsoft's paths), `on_blob` told the number of each as it starts.
+    A blob that is not gzip fails here; a broken or truncated gzip stream fails when the
+    reader inflates it, naming the blob and line."""
     files: list[BlobFile] = []
     for number, blob in enumerate(manifest.blobs, 1):
+        if on_blob is not None:
+            on_blob(number)
         url = manifest.blob_url(blob)
         path = directory / f"{prefix}-{number}.json.gz"
         with http.blob(url, blob.name) as response, path.open("wb") as target:

@@ -2,11 +2,16 @@
 
 Pages follow `links.next.uri` (relative to `{api_url}/v1`, as in Microsoft's documented
 example), passing on the `MS-ContinuationToken` header when a link carries one.
+
+Microsoft's documented example nests an invoice's adjustment notes in its `amendments` (with
+`amendsOf`) and lists a voided invoice as a `void_note`; those, and legacy (`Recurring`)
+invoices, are listed here too, so that the pull can say why it leaves each one out rather
+than leave it out unseen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,11 +30,41 @@ class InvoiceSummary:
     total: Decimal
     document_type: str
     invoice_type: str
+    amends: str | None = None
+    """For an adjustment note (nested in an invoice's `amendments`), the invoice it amends."""
 
     @property
     def pullable(self) -> bool:
         """A New Commerce invoice with billed exports: not a void note or a legacy one."""
         return self.document_type.lower() == "invoice" and self.invoice_type.lower() == "onetime"
+
+    @property
+    def voided(self) -> bool:
+        return self.document_type.lower() == "void_note"
+
+    @property
+    def left_out(self) -> str:
+        """Why a pull leaves this document out unless named, and what to do ("" if pullable)."""
+        if self.pullable:
+            return ""
+        amount = f"{self.currency} {self.total:,.2f}".strip()
+        if self.voided:
+            return f"a void note ({amount}): Microsoft voided this invoice; nothing to bill"
+        if self.document_type.lower() == "adjustment_note":
+            of = f" of invoice {self.amends}" if self.amends else ""
+            return (
+                f"an adjustment note{of} ({amount}): check it in Partner Center;"
+                f" --invoice {self.id} pulls it if Microsoft exports its lines"
+            )
+        if self.invoice_type.lower() == "recurring":
+            return (
+                f"a legacy (Recurring) invoice ({amount}): Graph's billed exports cover New"
+                " Commerce invoices; import its files with `billbridge import partner-center`"
+            )
+        return (
+            f"a {self.document_type} of type {self.invoice_type} ({amount}), not a New Commerce"
+            f" invoice; --invoice {self.id} tries to pull it"
+        )
 
 
 def list_invoices(http: MicrosoftHttp) -> list[InvoiceSummary]:
@@ -49,6 +84,8 @@ def list_invoices(http: MicrosoftHttp) -> list[InvoiceSummary]:
         for item in body["items"]:
             invoice = _invoice(item, url)
             invoices.setdefault(invoice.id, invoice)
+            for note in _amendments(item, invoice.id, url):
+                invoices.setdefault(note.id, note)
         link = (
             (body.get("links") or {}).get("next") if isinstance(body.get("links"), dict) else None
         )
@@ -61,6 +98,19 @@ def list_invoices(http: MicrosoftHttp) -> list[InvoiceSummary]:
             raise MalformedResponseError("the invoice list's next link repeats a page", url=url)
         seen.add(url)
     raise MalformedResponseError(f"the invoice list has more than {MAX_PAGES} pages", url=url)
+
+
+def _amendments(item: dict[str, Any], invoice_id: str, url: str) -> list[InvoiceSummary]:
+    found = item.get("amendments")
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise MalformedResponseError(f"invoice {invoice_id}'s amendments are not a list", url=url)
+    notes = [_invoice(note, url) for note in found]
+    return [
+        replace(note, amends=str(raw.get("amendsOf") or invoice_id))
+        for note, raw in zip(notes, found, strict=True)
+    ]
 
 
 def _invoice(item: Any, url: str) -> InvoiceSummary:

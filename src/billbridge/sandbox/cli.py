@@ -36,6 +36,22 @@ app = typer.Typer(
     add_completion=False,
 )
 
+SANDBOX_EXAMPLES = """Examples:
+billbridge sandbox                             in memory, on port 8765
+billbridge sandbox --data demo/sandbox.db      the tenant kept in a file
+billbridge sandbox --port 0 --faults error500=0.05,lost=0.02,seed=7
+billbridge sandbox --partner-center invoice-recon.csv \\
+    --partner-center daily-usage.csv.gz
+billbridge sandbox approve-and-post --data demo/sandbox.db
+"""
+APPROVE_AND_POST_EXAMPLES = """Examples:
+billbridge sandbox approve-and-post --data demo/sandbox.db
+billbridge sandbox approve-and-post --data demo/sandbox.db \\
+    --through 2026-10-31
+billbridge sandbox approve-and-post --data demo/sandbox.db \\
+    --edit-description "Microsoft 365 Business Premium, October"
+"""
+
 
 def _faults(value: str | None) -> FaultSpec | None:
     if value is None:
@@ -112,7 +128,7 @@ def _echo_microsoft(emulator: MicrosoftEmulator, origin: str) -> None:
 # --- end microsoft emulator ---
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(invoke_without_command=True, epilog=SANDBOX_EXAMPLES)
 def sandbox(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
@@ -184,7 +200,8 @@ def sandbox(
         metavar="SPEC",
         help="Faults of the Microsoft emulator, comma-separated, e.g. throttle=3,"
         " retry_after=1, slow=5, no_data, sas_ttl=60, inline, schema=1,"
-        " format=compressedJSON, deny, page=2 (written without spaces; see docs/pull.md).",
+        " format=compressedJSON, deny, page=2, completed, notes (written without"
+        " spaces; docs/sandbox.md lists them all).",
     ),
     blob_rows: int = typer.Option(
         250_000,
@@ -261,7 +278,7 @@ def _describe(options: SandboxOptions) -> str:
     return ", ".join(parts)
 
 
-@app.command("approve-and-post")
+@app.command("approve-and-post", epilog=APPROVE_AND_POST_EXAMPLES)
 def approve_and_post_command(
     data: Path = typer.Option(
         ..., "--data", help="The sandbox's SQLite data file.", metavar="FILE"

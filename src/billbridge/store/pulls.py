@@ -24,7 +24,9 @@ class PulledInvoice:
     currency: str
     total: Decimal
     status: str
-    """`imported`, `no_data` (nothing billed), `failed` or `waiting` (to resume)."""
+    """`imported`, `no_data` (nothing billed), `skipped` (not a New Commerce invoice: a void
+    note, an adjustment note, a legacy invoice; `error` says which), `failed` or `waiting` (to
+    resume)."""
     rows: int
     report_ids: tuple[str, ...]
     error: str | None
@@ -37,7 +39,8 @@ class ExportState:
     kind: str
     operation_url: str | None
     state: str
-    """`started` (operation saved), `no_data`, or `imported` (with the manifest's eTag)."""
+    """`started` (operation saved), `no_data`, `imported` (with the manifest's eTag), or
+    `failed` (what Microsoft made of it was unusable: the next pull exports it anew)."""
     etag: str | None
     rows: int
 

@@ -19,9 +19,11 @@ available", expired SAS, a missing `PartnerBilling.Read.All` permission, the man
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -31,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -77,6 +79,16 @@ class MicrosoftFaults:
     broken_blob: str = ""
     """"gzip" (not gzip at all), "truncated" (cut in the middle), "json" (a broken line) or
     "empty" (each export lists one more blob, of no rows)."""
+    completed: bool = False
+    """A finished export's status is `completed` (as Graph's operation resource lists it)
+    instead of `succeeded` (as Graph's examples show it)."""
+    array: bool = False
+    """Each blob holds one JSON array of the rows instead of JSON lines (whatever the
+    manifest's `dataFormat` says: `compressedJSON` is also seen naming JSON lines)."""
+    notes: bool = False
+    """The invoice list also holds what Microsoft's documented example shows besides invoices:
+    a void note, a legacy (Recurring) invoice, and an adjustment note nested in the newest
+    invoice's `amendments`; their exports have no data."""
 
     _NAMES: ClassVar[dict[str, str]] = {
         "throttle": "throttle_every",
@@ -93,6 +105,9 @@ class MicrosoftFaults:
         "token_ttl": "token_ttl_s",
         "broken_manifest": "broken_manifest",
         "broken_blob": "broken_blob",
+        "completed": "completed",
+        "notes": "notes",
+        "array": "array",
     }
 
     @classmethod
@@ -191,6 +206,13 @@ class MicrosoftEmulator:
     def set_faults(self, **changes: Any) -> None:
         self.faults = replace(self.faults, **changes)
 
+    def forget_operations(self) -> None:
+        """Every operation and manifest is gone (as after Microsoft's retention, or a restart
+        of the emulator, which keeps them in memory only)."""
+        with self._lock:
+            self._operations.clear()
+            self._manifests.clear()
+
     def expire_sas(self) -> None:
         """Every SAS handed out so far expires now (as after a long pause)."""
         with self._lock:
@@ -264,7 +286,9 @@ class MicrosoftEmulator:
         )
 
     def _check(self, request: Request, scope: str) -> Response | None:
-        """401 without a valid token for this API, 429 when throttling says so."""
+        """401 without a valid token for this API, 429 when throttling says so; in Graph's
+        error shape, or Partner Center's for its API."""
+        error = _graph_error if scope == GRAPH_SCOPE else _partner_center_error
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip()
         with self._lock:
@@ -272,18 +296,18 @@ class MicrosoftEmulator:
             self._requests += 1
             count = self._requests
         if found is None or found[1] < time.monotonic():
-            return _graph_error(
+            return error(
                 401, "InvalidAuthenticationToken", "Access token is empty, invalid or expired."
             )
         if found[0] != scope:
-            return _graph_error(
+            return error(
                 401,
                 "InvalidAuthenticationToken",
                 "Access token validation failure. Invalid audience.",
             )
         every = self.faults.throttle_every
         if every and count % every == 0:
-            return _graph_error(
+            return error(
                 429,
                 "TooManyRequests",
                 "Too many requests.",
@@ -305,10 +329,14 @@ class MicrosoftEmulator:
             size = int(request.query_params.get("size", "200"))
             offset = int(request.query_params.get("offset", "0"))
         except ValueError:
-            return _graph_error(400, "BadRequest", "size and offset must be integers")
-        size = max(1, min(size, self.faults.invoice_page_size))
-        invoices = sorted(self.data.invoices.values(), key=lambda i: (i.date, i.id), reverse=True)
-        page = invoices[offset : offset + size]
+            return _partner_center_error(400, "BadRequest", "size and offset must be integers")
+        if size < 1 or offset < 0:
+            return _partner_center_error(
+                400, "BadRequest", "size must be positive, offset not negative"
+            )
+        size = min(size, self.faults.invoice_page_size)
+        listed = self._listed()
+        page = listed[offset : offset + size]
         links: dict[str, Any] = {
             "self": {
                 "uri": f"/invoices?size={size}&offset={offset}",
@@ -316,7 +344,7 @@ class MicrosoftEmulator:
                 "headers": [],
             }
         }
-        if offset + size < len(invoices):
+        if offset + size < len(listed):
             links["next"] = {
                 "uri": f"/invoices?size={size}&offset={offset + size}",
                 "method": "GET",
@@ -325,11 +353,23 @@ class MicrosoftEmulator:
         return JSONResponse(
             {
                 "totalCount": len(page),
-                "items": [invoice.to_json() for invoice in page],
+                "items": page,
                 "links": links,
                 "attributes": {"objectType": "Collection"},
             }
         )
+
+    def _listed(self) -> list[dict[str, Any]]:
+        """The invoice list's items, newest first, with the `notes` fault's documents."""
+        invoices = sorted(self.data.invoices.values(), key=lambda i: (i.date, i.id), reverse=True)
+        items = [invoice.to_json() for invoice in invoices]
+        if self.faults.notes and items:
+            items[0]["amendments"] = [_note(items[0], NOTE_IDS["adjustment"], "adjustment_note")]
+            items[0]["amendments"][0]["amendsOf"] = items[0]["id"]
+            items.insert(1, _note(items[0], NOTE_IDS["void"], "void_note"))
+            legacy = _note(items[0], NOTE_IDS["legacy"], "invoice")
+            items.insert(2, legacy | {"invoiceType": "Recurring"})
+        return items
 
     async def _export(self, request: Request) -> Response:
         refused = self._check(request, GRAPH_SCOPE)
@@ -338,12 +378,26 @@ class MicrosoftEmulator:
         what, state = request.path_params["what"], request.path_params["state"]
         if what not in KINDS or state not in ("billed", "unbilled"):
             return _graph_error(404, "UnknownError", f"No such export: {what}/{state}")
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            return _graph_error(
+                415, "UnsupportedMediaType", "The Content-Type must be application/json."
+            )
         try:
             body = await request.json()
         except ValueError:
             return _graph_error(400, "BadRequest", "The request body is not JSON.")
         if not isinstance(body, dict):
             return _graph_error(400, "BadRequest", "The request body must be an object.")
+        allowed = _PARAMETERS[state]
+        unknown = next((name for name in body if name not in allowed), None)
+        if unknown is not None:
+            return _graph_error(
+                400,
+                "BadRequest",
+                f"The parameter '{unknown}' in the request payload is not a valid parameter"
+                " for the operation 'export'.",
+            )
         if body.get("attributeSet", "full") not in ("full", "basic"):
             return _graph_error(400, "BadRequest", "attributeSet must be full or basic.")
         invoice_id: str | None
@@ -354,8 +408,11 @@ class MicrosoftEmulator:
         else:
             if body.get("billingPeriod") not in ("current", "last"):
                 return _graph_error(400, "BadRequest", "billingPeriod must be current or last.")
-            if not body.get("currencyCode"):
-                return _graph_error(400, "BadRequest", "currencyCode is required.")
+            currency = body.get("currencyCode")
+            if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+                return _graph_error(
+                    400, "BadRequest", "currencyCode is required: an ISO 4217 code such as USD."
+                )
             invoice_id = self.unbilled_invoice_id
         kind: Kind = "usage" if what == "usage" else "reconciliation"
         operation = _Operation(str(uuid.uuid4()), kind, invoice_id, time.monotonic())
@@ -414,7 +471,7 @@ class MicrosoftEmulator:
             manifest = self._manifests[operation.manifest_id]
         body |= {
             "@odata.type": "#microsoft.graph.partners.billing.exportSuccessOperation",
-            "status": "succeeded",
+            "status": "completed" if self.faults.completed else "succeeded",
         }
         origin = _origin(request)
         if self.faults.inline_manifest:
@@ -455,9 +512,17 @@ class MicrosoftEmulator:
         }
 
     def _sas(self, manifest: _Manifest) -> str:
+        """Percent-encoded as Microsoft's manifest example writes it (`se=...T12%3A37%3A17Z`,
+        a base64 `sig` with `%2F` and `%3D`): the client must pass it on as it is."""
         expiry = manifest.expires.strftime("%Y-%m-%dT%H:%M:%SZ")
-        signature = hmac.new(self._key, f"{manifest.id}\n{expiry}".encode(), hashlib.sha256)
-        return f"sv=2023-11-03&se={expiry}&sr=c&sp=rl&sig={signature.hexdigest()}"
+        signature = self._signature(manifest.id, expiry)
+        return (
+            f"sv=2023-11-03&se={quote(expiry, safe='')}&sr=c&sp=rl&sig={quote(signature, safe='')}"
+        )
+
+    def _signature(self, manifest_id: str, expiry: str) -> str:
+        digest = hmac.new(self._key, f"{manifest_id}\n{expiry}".encode(), hashlib.sha256)
+        return base64.b64encode(digest.digest()).decode("ascii")
 
     async def _blob(self, request: Request) -> Response:
         with self._lock:
@@ -465,9 +530,7 @@ class MicrosoftEmulator:
         if manifest is None:
             return _blob_error(404, "ResourceNotFound", "The specified resource does not exist.")
         query = request.query_params
-        expected = hmac.new(
-            self._key, f"{manifest.id}\n{query.get('se', '')}".encode(), hashlib.sha256
-        ).hexdigest()
+        expected = self._signature(manifest.id, query.get("se", ""))
         if not hmac.compare_digest(query.get("sig", ""), expected):
             return _blob_error(
                 403,
@@ -493,17 +556,51 @@ class MicrosoftEmulator:
             return _blob_error(404, "BlobNotFound", "The specified blob does not exist.")
         self.blob_downloads += 1
         broken = self.faults.broken_blob
-        if broken in ("gzip", "truncated", "json") or self.faults.data_format == "compressedJSON":
-            return Response(_blob_bytes(blob.path, broken, self.faults.data_format))
+        if broken in ("gzip", "truncated", "json") or self.faults.array:
+            return Response(_blob_bytes(blob.path, broken))
         return FileResponse(blob.path, media_type="application/octet-stream")
+
+
+_PARAMETERS = {
+    "billed": frozenset({"invoiceId", "attributeSet"}),
+    "unbilled": frozenset({"billingPeriod", "currencyCode", "attributeSet"}),
+}
+"""The parameters each export action documents; any other is refused, as Graph refuses a
+parameter an OData action does not declare."""
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+NOTE_IDS = {"adjustment": "G009990002", "void": "G009990001", "legacy": "D0200999XY"}
+"""The ids of the documents the `notes` fault lists."""
+
+
+def _note(invoice: dict[str, Any], note_id: str, document_type: str) -> dict[str, Any]:
+    """A document of the invoice's date and currency, shaped as Microsoft's example shows."""
+    return {
+        "id": note_id,
+        "invoiceDate": invoice["invoiceDate"],
+        "totalCharges": 107661.12,
+        "paidAmount": 0,
+        "currencyCode": invoice["currencyCode"],
+        "currencySymbol": invoice["currencySymbol"],
+        "invoiceDetails": [
+            {
+                "invoiceLineItemType": "billing_line_items",
+                "billingProvider": "one_time",
+                "attributes": {"objectType": "InvoiceDetail"},
+            }
+        ],
+        "documentType": document_type,
+        "invoiceType": "OneTime",
+        "attributes": {"objectType": "Invoice"},
+    }
 
 
 EMPTY_BLOB = "part-99999-00000000-0000-4000-8000-000000000000.c000.json.gz"
 """The blob of no rows the `empty` fault adds to every export."""
 
 
-def _blob_bytes(path: Path, broken: str, data_format: str) -> bytes:
-    """A blob as a fault or the `compressedJSON` variant (one JSON array) asks."""
+def _blob_bytes(path: Path, broken: str) -> bytes:
+    """A blob as a fault or the `array` variant (one JSON array) asks."""
     packed = path.read_bytes()
     if broken == "gzip":
         return b"this is not gzip" + packed[:100]
@@ -548,6 +645,28 @@ def _graph_error(
                 "message": message,
                 "innerError": {"date": _iso(datetime.now(UTC)), "request-id": str(uuid.uuid4())},
             }
+        },
+        status_code=status,
+        headers=headers,
+    )
+
+
+_PARTNER_CENTER_CODES = {"InvalidAuthenticationToken": 1002, "TooManyRequests": 429}
+"""Partner Center's numeric codes for the emulator's errors: 1002 "Authorization Failed" as
+the Partner Center PowerShell module reports a refused call; the others are its own."""
+
+
+def _partner_center_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """As Partner Center's REST API writes an error ("Partner Center REST error codes":
+    `code` and `description` always, with `data` and `source`)."""
+    return JSONResponse(
+        {
+            "code": _PARTNER_CENTER_CODES.get(code, status),
+            "description": message,
+            "data": [],
+            "source": "PartnerFD",
         },
         status_code=status,
         headers=headers,
