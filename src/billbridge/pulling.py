@@ -15,7 +15,9 @@ neither kind is recorded as having nothing billed.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +70,32 @@ class PullResult:
 
     def count(self, status: Status) -> int:
         return sum(1 for i in self.invoices if i.status == status)
+
+
+_DOWNLOADS = "billbridge-pull-"
+"""The prefix of a pull's temporary directory of blobs, followed by its process id."""
+
+
+def _remove_stale_downloads() -> None:
+    """The blob directories of pulls whose process is gone (killed with SIGKILL, or with the
+    machine): nothing else would ever remove them, and a month is hundreds of MB. A directory
+    whose process id is alive is kept, whoever owns it now."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_DOWNLOADS}*-*"):
+        pid = path.name.removeprefix(_DOWNLOADS).split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir() or _alive(int(pid)):
+            continue
+        logger.info("removing %s, left by a pull that did not finish", path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or not a pid: not ours to judge
+    return True
 
 
 class PullStopped(Exception):
@@ -140,6 +168,7 @@ def pull_partner_center(
     client = client or PartnerCenterClient(microsoft_settings(settings))
     try:
         with store.exclusive("pull"):
+            _remove_stale_downloads()
             puller = _Puller(
                 store, client, markups, progress or (lambda _: None), counted or (lambda *_: None)
             )
@@ -285,7 +314,7 @@ class _Puller:
         started = 0
         try:
             operations, started = self._operations(invoice)
-            with tempfile.TemporaryDirectory(prefix="billbridge-pull-") as directory:
+            with tempfile.TemporaryDirectory(prefix=f"{_DOWNLOADS}{os.getpid()}-") as directory:
                 return self._fetch_and_import(invoice, operations, started, Path(directory))
         except MicrosoftError as exc:
             if exc.kind == "fatal":

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -223,3 +226,34 @@ def test_a_failed_invoice_is_exported_anew_by_the_next_pull(make_pull: PullFacto
 def test_an_operation_that_says_completed_is_a_success(make_pull: PullFactory) -> None:
     pulling = make_pull(faults=MicrosoftFaults(completed=True))
     assert [i.status for i in pulling.pull().invoices] == ["imported", "imported"]
+
+
+def test_an_expired_secret_says_to_create_a_new_one(make_pull: PullFactory) -> None:
+    pulling = make_pull(faults=MicrosoftFaults(secret_expired=True))
+    with pytest.raises(CredentialsError) as raised:
+        pulling.pull()
+    assert "partner_center.client_secret has expired; create a new one" in str(raised.value)
+    assert "AADSTS7000222" in str(raised.value)
+    assert CLIENT_SECRET not in str(raised.value)
+
+
+def test_the_blobs_of_a_killed_pull_are_removed_by_the_next(
+    make_pull: PullFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads = tmp_path / "tmp"
+    downloads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(downloads))
+    gone = downloads / "billbridge-pull-999999999-abcd"  # above any pid Linux gives
+    gone.mkdir()
+    (gone / "G1-usage-1.json.gz").write_bytes(b"\x1f\x8b")
+    alive = downloads / f"billbridge-pull-{os.getpid()}-efgh"
+    alive.mkdir()
+    other = downloads / "billbridge-pull-notapid"
+    other.mkdir()
+
+    pulling = make_pull()
+    assert [i.status for i in pulling.pull().invoices] == ["imported", "imported"]
+    assert not gone.exists()
+    assert alive.exists() and other.exists()
+    left = sorted(p.name for p in downloads.glob("billbridge-pull-*"))
+    assert left == sorted([alive.name, other.name])  # and the pull's own is gone

@@ -82,6 +82,8 @@ class MicrosoftFaults:
     completed: bool = False
     """A finished export's status is `completed` (as Graph's operation resource lists it)
     instead of `succeeded` (as Graph's examples show it)."""
+    secret_expired: bool = False
+    """The app's client secret has expired: the token endpoint answers AADSTS7000222."""
     array: bool = False
     """Each blob holds one JSON array of the rows instead of JSON lines (whatever the
     manifest's `dataFormat` says: `compressedJSON` is also seen naming JSON lines)."""
@@ -108,6 +110,7 @@ class MicrosoftFaults:
         "completed": "completed",
         "notes": "notes",
         "array": "array",
+        "secret_expired": "secret_expired",
     }
 
     @classmethod
@@ -266,6 +269,15 @@ class MicrosoftEmulator:
                 "invalid_client",
                 "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in"
                 " the request is the client secret value, not the client secret ID.",
+            )
+        if self.faults.secret_expired:
+            return _aad_error(
+                401,
+                "invalid_client",
+                f"AADSTS7000222: The provided client secret keys for app '{CLIENT_ID}' are"
+                " expired. Visit the Azure portal to create new keys for your app:"
+                " https://aka.ms/NewClientSecret, or consider using certificate credentials"
+                " for added security: https://aka.ms/certCreds.",
             )
         scope = value("scope")
         if scope not in (GRAPH_SCOPE, PARTNER_CENTER_SCOPE):
