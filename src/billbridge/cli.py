@@ -564,23 +564,40 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None
     if not err.is_terminal:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    with _terminal_progress(description, description_last=False) as (_, counted):
+        yield counted
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        refresh_per_second=2,
-    ) as progress:
+
+@contextmanager
+def _terminal_progress(
+    description: str, *, description_last: bool
+) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """One transient Rich line on stderr: a bar, done of total, the time, and `description`
+    (first, or last where it changes and is cut to the room left); what updates each."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeElapsedColumn,
+    )
+
+    text = "[progress.description]{task.description}"
+    bar = BarColumn(bar_width=10 if description_last else None)
+    counters: list[str | ProgressColumn] = [bar, MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [*counters, text] if description_last else [text, *counters]
+    room = max(err.width - 30, 20)  # what the bar, the count and the time leave
+    with Progress(*columns, console=err, transient=True, refresh_per_second=4) as progress:
         task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
+        def step(message: str) -> None:
+            short = message if len(message) <= room else message[: room - 3] + "..."
+            progress.update(task, description=short)
+
+        def counted(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        yield update
+        yield step, counted
 
 
 @app.command(
@@ -1139,27 +1156,7 @@ def pull_progress(
     if not shown or not err.is_terminal:
         yield None, None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    room = max(err.width - 30, 20)  # what the bar, the count and the time leave
-    with Progress(
-        BarColumn(bar_width=10),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        "{task.description}",
-        console=err,
-        transient=True,
-        refresh_per_second=4,
-    ) as progress:
-        task = progress.add_task("listing the invoices", total=None)
-
-        def step(message: str) -> None:
-            short = message if len(message) <= room else message[: room - 3] + "..."
-            progress.update(task, description=short)
-
-        def counted(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with _terminal_progress("listing the invoices", description_last=True) as (step, counted):
         yield step, counted
 
 

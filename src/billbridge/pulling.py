@@ -250,11 +250,12 @@ class _Puller:
         done: set[str],
     ) -> list[InvoiceSummary]:
         """The invoices named, every one of which must be listed (else nothing is pulled)."""
-        unknown = [i for i in dict.fromkeys(invoice_ids) if i not in listed]
+        named = list(dict.fromkeys(invoice_ids))
+        unknown = [i for i in named if i not in listed]
         if unknown:
             raise UnknownInvoicesError(unknown, len(listed))
         chosen = []
-        for invoice_id in dict.fromkeys(invoice_ids):
+        for invoice_id in named:
             invoice = listed[invoice_id]
             if invoice_id in done:
                 before = pulled[invoice_id]
@@ -452,42 +453,41 @@ class _Puller:
                 # an earlier pull may be gone (404). Looked up and not found, it is exported anew.
                 if exc.status != 404 or restarted:
                     raise
-                logger.info(
-                    "%s: Microsoft no longer has the %s export; exporting it again",
-                    invoice_id,
-                    kind,
-                )
-                url = self._start(invoice_id, kind)
-                restarted = 1
+                url, restarted = self._export_again(invoice_id, kind, "Microsoft no longer has it")
                 continue
             if manifest is None:
                 return None, restarted
             try:
-                blobs = self._download(manifest, directory, label, what)
+                blobs = self._download(manifest, directory, f"{invoice_id}-{kind}", label, what)
             except SasExpiredError:
                 if restarted:
                     raise
-                logger.info("%s: the SAS expired; exporting %s again", invoice_id, kind)
-                url = self._start(invoice_id, kind)
-                restarted = 1
+                url, restarted = self._export_again(invoice_id, kind, "its SAS expired")
                 continue
             if not blobs:  # only blank blobs: no rows, as "No data available" says
                 return None, restarted
             return _Export(kind, blobs, manifest.eTag), restarted
 
+    def _export_again(self, invoice_id: str, kind: Kind, why: str) -> tuple[str, int]:
+        """A new export of this kind (the only one a fetch may start): its operation URL, and
+        1 for the exports started."""
+        logger.info("%s: exporting %s again, as %s", invoice_id, kind, why)
+        return self._start(invoice_id, kind), 1
+
     def _polled(self, label: str) -> Callable[[str], None]:
         """Tells `progress` of each new state of the operation (not of every poll)."""
-        last: list[str] = []
+        last = ""
 
         def polled(status: str) -> None:
-            if last != [status]:
-                last[:] = [status]
+            nonlocal last
+            if status != last:
+                last = status
                 self.progress(f"{label}: {status} at Microsoft")
 
         return polled
 
     def _download(
-        self, manifest: Manifest, directory: Path, label: str, what: str
+        self, manifest: Manifest, directory: Path, prefix: str, label: str, what: str
     ) -> list[BlobFile]:
         """The manifest's blobs, leaving out those of no rows (the reader refuses an empty
         file)."""
@@ -496,7 +496,6 @@ class _Puller:
         def each(number: int) -> None:
             self.progress(f"{label}: blob {number} of {manifest.blobCount}")
 
-        prefix = label.replace(" ", "-")
         blobs = self.client.download(manifest, directory, prefix, what, on_blob=each)
         return [blob for blob in blobs if not is_blank(blob.path)]
 

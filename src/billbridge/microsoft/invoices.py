@@ -106,10 +106,9 @@ def _amendments(item: dict[str, Any], invoice_id: str, url: str) -> list[Invoice
         return []
     if not isinstance(found, list):
         raise MalformedResponseError(f"invoice {invoice_id}'s amendments are not a list", url=url)
-    notes = [_invoice(note, url) for note in found]
+    # `_invoice` refuses a note that is not an object before its amendsOf is read.
     return [
-        replace(note, amends=str(raw.get("amendsOf") or invoice_id))
-        for note, raw in zip(notes, found, strict=True)
+        replace(_invoice(raw, url), amends=str(raw.get("amendsOf") or invoice_id)) for raw in found
     ]
 
 

@@ -376,8 +376,8 @@ class MicrosoftEmulator:
         invoices = sorted(self.data.invoices.values(), key=lambda i: (i.date, i.id), reverse=True)
         items = [invoice.to_json() for invoice in invoices]
         if self.faults.notes and items:
-            items[0]["amendments"] = [_note(items[0], NOTE_IDS["adjustment"], "adjustment_note")]
-            items[0]["amendments"][0]["amendsOf"] = items[0]["id"]
+            note = _note(items[0], NOTE_IDS["adjustment"], "adjustment_note")
+            items[0]["amendments"] = [note | {"amendsOf": items[0]["id"]}]
             items.insert(1, _note(items[0], NOTE_IDS["void"], "void_note"))
             legacy = _note(items[0], NOTE_IDS["legacy"], "invoice")
             items.insert(2, legacy | {"invoiceType": "Recurring"})
