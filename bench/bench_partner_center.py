@@ -10,7 +10,10 @@ US dates), then measures, each in a fresh process, the wall time and peak memory
 - billbridge: `read_partner_center` on the file (exact Decimal totals, every value validated);
 - billbridge import: `import_partner_center` into SQLite, in-process (no start-up);
 - the anchors: polars `read_csv` + group-by of the same file (floats), and DuckDB's `read_csv`
-  + GROUP BY, which show how fast reading and summing this file can be.
+  + GROUP BY, which show how fast reading and summing this file can be;
+- duckdb, same work: DuckDB doing what billbridge's reader does (`SAME_WORK`: every key as
+  text, exact decimal sums checked against the reader's number pattern, the labels' minimum),
+  which shows how much of the gap to the anchor is the work asked.
 
 Each job runs --repeat times (default 3), interleaved, and the median is shown.
 
@@ -204,6 +207,35 @@ def generate(path: Path, rows: int, *, seed: int = 20251130) -> None:
             out.write(",".join(values) + "\n")
 
 
+SAME_WORK = """
+    from billbridge.sources.partner_center.columnar import FAST_NUMBER
+    from billbridge.sources.partner_center.usage import KEY_FIELDS, LABEL_FIELDS, SUM_FIELDS
+    import duckdb
+    keys = [f.name for f in KEY_FIELDS if f.name not in ("ProductId", "SkuId")]
+    labels = [f.name for f in LABEL_FIELDS if f.name not in ("ProductName", "SkuName")]
+    sums = [f.name for f in SUM_FIELDS]
+    pattern = FAST_NUMBER.replace("'", "''")
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in keys + sums + labels) + "}"
+    source = SOURCE.format(path=PATH, columns=columns)
+    query = (
+        f"SELECT {', '.join(keys)}, count(*),"
+        + ", ".join(f"sum(CAST({c} AS DECIMAL(38, 20)))" for c in sums) + ","
+        + ", ".join(f"bool_and(regexp_full_match({c}, '{pattern}'))" for c in sums) + ","
+        + ", ".join(f"min({c})" for c in labels)
+        + f" FROM {source} GROUP BY ALL"
+    )
+    start = time.perf_counter()
+    rows = duckdb.sql(query).fetchall()
+    seconds = time.perf_counter() - start
+    detail = f"{len(rows)} groups (exact decimals, checked)"
+"""
+"""DuckDB doing the reader's work: every key column as text, the two sums as
+exact decimals checked against the reader's number pattern, and each label's minimum (a file
+with meter ids, as generated here, groups by MeterId and labels by the meter's names). Not
+asked of it: each group's first row (a window over the whole file would make DuckDB's scan
+serial) and the line count. `SOURCE` is the table function that reads the file (`{path}`) with
+the columns (`{columns}`) as text."""
+
 # Each measured job runs in a fresh interpreter, so that its peak RSS is its own.
 _JOBS = {
     "billbridge": """
@@ -248,6 +280,21 @@ _JOBS = {
         seconds = time.perf_counter() - start
         detail = f"{len(rows)} groups (doubles)"
     """,
+    "duckdb, same work": "    SOURCE = \"read_csv('{path}', all_varchar = true)\"" + SAME_WORK,
+    # the Graph export's blobs (gzipped JSON lines), PATH a glob of them: bench_pull.py
+    "duckdb, blobs": """
+        import duckdb
+        start = time.perf_counter()
+        rows = duckdb.sql(f'''SELECT CustomerId, EntitlementId, MeterId, sum(BillingPreTaxTotal),
+            sum(UnitPrice * Quantity * PCToBCExchangeRate), sum(Quantity)
+            FROM read_json('{PATH}', format = 'newline_delimited') GROUP BY ALL''').fetchall()
+        seconds = time.perf_counter() - start
+        detail = f"{len(rows)} groups (doubles)"
+    """,
+    "duckdb, blobs, same work": (
+        "    SOURCE = \"read_json('{path}', format = 'newline_delimited', columns = {columns})\""
+        + SAME_WORK
+    ),
 }
 
 
@@ -344,6 +391,7 @@ def main() -> None:
     jobs: list[tuple[str, Path]] = [
         (name, path) for name in ("billbridge CLI", "billbridge", "billbridge import", "duckdb")
     ]
+    jobs.append(("duckdb, same work", path))
     jobs.append(("polars", path))
     if args.before is not None:
         jobs.insert(1, ("billbridge CLI (before)", path))

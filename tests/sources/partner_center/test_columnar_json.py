@@ -85,6 +85,16 @@ def _text(items: list[dict[str, Any]]) -> str:
     return json_lines(items)
 
 
+def _spoiled(tmp_path: Path, spoil: Callable[[str], str], name: str = "") -> Path:
+    """The small JSON lines file, changed by `spoil` (which must change it)."""
+    text = _text(_items())
+    spoiled = spoil(text)
+    assert spoiled != text, name
+    path = tmp_path / "usage.jsonl"
+    path.write_text(spoiled, encoding="utf-8")
+    return path
+
+
 def test_small_json_lines_are_read_in_columns_with_their_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,15 +136,43 @@ def test_small_json_lines_are_read_in_columns_with_their_lines(
 def test_what_polars_would_read_otherwise_goes_to_the_row_reader(
     name: str, spoil: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = _text(_items())
-    spoiled = spoil(text)
-    assert spoiled != text, name
-    path = tmp_path / "usage.jsonl"
-    path.write_text(spoiled, encoding="utf-8")
+    path = _spoiled(tmp_path, spoil, name)
     outcomes = spy(monkeypatch)
     result = read(path)
     assert outcomes == [None], name
     assert result.reports
+
+
+@pytest.mark.parametrize(
+    ("name", "spoil"),
+    [
+        ("numbers in exponent form", lambda t: t.replace('"quantity": 0.1,', '"quantity": 1e-1,')),
+        ("a small number", lambda t: t.replace('"quantity": 0.1,', '"quantity": 1.5e-07,')),
+        ("an integer", lambda t: t.replace('"quantity": 0.1,', '"quantity": 3,')),
+        # polars reads the sums as numbers first: a string among them is read again as text
+        ("a sum written as text", lambda t: t.replace('"quantity": 0.1,', '"quantity": "0.1",')),
+    ],
+)
+def test_summed_values_are_read_in_columns_as_the_row_reader_reads_them(
+    name: str, spoil: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _spoiled(tmp_path, spoil, name)
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes and outcomes[0] is not None, name
+    assert hashes(result) == hashes(by_rows(path, monkeypatch)), name
+
+
+@pytest.mark.parametrize("value", ["true", "{}", "[0.1]", "1e400"])
+def test_a_summed_value_that_is_no_number_is_refused_by_the_row_reader(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _spoiled(tmp_path, lambda t: t.replace('"quantity": 0.1,', f'"quantity": {value},'))
+    outcomes = spy(monkeypatch)
+    with pytest.raises(InputError) as raised:
+        read(path)
+    assert outcomes == [None]
+    assert str(raised.value).startswith(f"{path}:1: quantity: ")
 
 
 def test_json_lines_read_in_chunks_keep_their_line_numbers(
