@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     # Imported where used: settings and the store bring SQLAlchemy and pydantic (a third of a
     # second), which `import partner-center` loads while polars reads the file.
     from billbridge.config import Settings, SettingsError
+    from billbridge.export.reconcile import ReconcileResult
     from billbridge.export.results import RunResult
+    from billbridge.preview import Unbilled
     from billbridge.store import Store
 
 EXIT_OK = 0
@@ -400,6 +402,49 @@ VerboseOption = Annotated[
 ]
 
 
+def _unbilled_period(value: str | None) -> str | None:
+    """`--unbilled`: Graph's unbilled usage export is asked for the current period only."""
+    if value is not None and value != "current":
+        raise typer.BadParameter("only 'current' is supported")
+    return value
+
+
+def _unbilled_alone(given: bool, does: str, leave_out: str) -> None:
+    """Refuse, with `--unbilled`, an option that names what the month to date replaces."""
+    if given:
+        raise typer.BadParameter(f"{does}: leave out {leave_out}", param_hint="'--unbilled'")
+
+
+def _unbilled_option(help_text: str) -> Any:
+    return typer.Option("--unbilled", help=help_text, metavar="PERIOD", callback=_unbilled_period)
+
+
+UnbilledOption = Annotated[
+    str | None,
+    _unbilled_option("'current': the month to date, a preview that is never exported."),
+]
+
+
+def _fetch_unbilled(settings: Settings, store: Store) -> Unbilled:
+    """The month to date from Microsoft, priced with the store's price list as an import
+    prices it; nothing is stored."""
+    from billbridge.preview import fetch_unbilled
+    from billbridge.pull_output import microsoft_errors
+
+    with store.transaction() as uow:
+        price_list = {item.sku: item for item in uow.price_list.all()}
+    with microsoft_errors(fail, "the month to date could not be read"):
+        return fetch_unbilled(settings, price_list=price_list)
+
+
+def _month_to_date(period: str) -> str:
+    """The line that marks what is shown as the month to date."""
+    return (
+        f"The month to date ({period}), from Microsoft's unbilled usage: a preview; it is"
+        " never exported."
+    )
+
+
 @contextmanager
 def export_errors() -> Iterator[None]:
     """Map what stops a plan, an export or a link to a message and an exit status."""
@@ -433,6 +478,7 @@ def export_errors() -> Iterator[None]:
 billbridge plan --due                      what today's export would write
 billbridge plan --due --today 2026-11-10   as the check of that day would
 billbridge plan bb-2026-10-contoso -v      one report, every write listed
+billbridge plan --unbilled current         the month to date, never exported
 """,
 )
 def plan_command(
@@ -440,12 +486,55 @@ def plan_command(
     report_ids: ReportIds = None,
     due: DueOption = False,
     today: TodayOption = None,
+    unbilled: UnbilledOption = None,
     verbose: VerboseOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show what an export would write; writes nothing in Autotask or the store."""
+    if unbilled is not None:
+        _unbilled_alone(
+            bool(report_ids) or due,
+            "plans the month to date, not imported reports",
+            "REPORT_ID and --due",
+        )
+        result, periods = _plan_unbilled(ctx)
+        _show_unbilled_plan(result, periods, as_json=as_json, verbose=verbose)
+        return
     result = _run_engine(ctx, report_ids, due, today, write=False)
     _show_result(result, as_json=as_json, planned=True, verbose=verbose)
+
+
+def _plan_unbilled(ctx: typer.Context) -> tuple[RunResult, str]:
+    """The plan an export of the month to date would make, and the months it covers."""
+    from billbridge.export.connection import client_from_settings
+    from billbridge.export.engine import ExportEngine
+    from billbridge.export.results import RunResult
+    from billbridge.preview import NO_UNBILLED_USAGE
+
+    app_context = context(ctx)
+    with export_errors():
+        settings = app_context.settings()
+        store = app_context.store()
+        to_date = _fetch_unbilled(settings, store)
+        if not to_date.reports:
+            return RunResult(None, (), notes=(f"{NO_UNBILLED_USAGE}: nothing to plan",)), ""
+        with client_from_settings(settings) as client:
+            engine = ExportEngine(store, settings, client)
+            result = engine.plan_unstored(to_date.reports, names=to_date.names)
+    periods = sorted({f"{report.period_start:%Y-%m}" for report in to_date.reports})
+    return result, ", ".join(periods)
+
+
+def _show_unbilled_plan(result: RunResult, periods: str, *, as_json: bool, verbose: bool) -> None:
+    from billbridge.render import run_result
+
+    if as_json:
+        out.print_json(json.dumps({"unbilled": "current", **result.to_json()}))
+    elif not result.reports:
+        say(out, *result.notes)
+    else:
+        heading = _month_to_date(periods)
+        run_result(out, result, planned=True, verbose=verbose, heading=heading)
 
 
 @app.command(
@@ -900,7 +989,10 @@ def serve_command(
 # --- money commands (reconcile, attention) ---
 
 PeriodOption = Annotated[
-    str, typer.Option("--period", help="The month to reconcile.", metavar="YYYY-MM")
+    str | None,
+    typer.Option(
+        "--period", help="The month to reconcile (or --unbilled current).", metavar="YYYY-MM"
+    ),
 ]
 FileOption = Annotated[Path | None, typer.Option(dir_okay=False, metavar="FILE")]
 AttentionDayOption = Annotated[
@@ -919,13 +1011,15 @@ AttentionDayOption = Annotated[
 billbridge reconcile --period 2026-10
 billbridge reconcile --period 2026-10 --xlsx october.xlsx --csv october.csv
 billbridge reconcile --period 2026-10 --json
+billbridge reconcile --unbilled current    the month to date, from Microsoft
 
 Exit status: 0 every row matches, 1 a row does not, 2 bad usage or settings.
 """,
 )
 def reconcile_command(
     ctx: typer.Context,
-    period: PeriodOption,
+    period: PeriodOption = None,
+    unbilled: UnbilledOption = None,
     as_json: JsonOption = False,
     csv_file: Annotated[
         Path | None,
@@ -944,33 +1038,64 @@ def reconcile_command(
         PeriodError,
         parse_period,
         reconcile_period,
-        reconcile_sheets,
-        rows_sheet,
+        reconcile_unbilled,
     )
-    from billbridge.export.sheets import write_csv, write_xlsx
-    from billbridge.money_render import print_reconciliation
 
     app_context = context(ctx)
-    try:
-        parse_period(period)
-    except PeriodError as exc:
-        fail(str(exc))
+    if unbilled is not None:
+        _unbilled_alone(
+            period is not None,
+            "reconciles the month to date, whose period Microsoft sets",
+            "--period",
+        )
+    elif period is None:
+        fail("give --period YYYY-MM, or --unbilled current for the month to date")
+    else:
+        try:
+            parse_period(period)
+        except PeriodError as exc:
+            fail(str(exc))
     with export_errors():
         settings = app_context.settings()
+        store = app_context.store()
         with client_from_settings(settings) as client:
-            result = reconcile_period(app_context.store(), settings, client, period)
+            if period is None:
+                to_date = _fetch_unbilled(settings, store)
+                result = reconcile_unbilled(store, settings, client, to_date.reports, to_date.names)
+            else:
+                result = reconcile_period(store, settings, client, period)
+    _write_reconciliation(result, csv_file, xlsx_file)
+    _show_reconciliation(result, as_json=as_json)
+    raise typer.Exit(result.exit_code)
+
+
+def _write_reconciliation(
+    result: ReconcileResult, csv_file: Path | None, xlsx_file: Path | None
+) -> None:
+    from billbridge.export.reconcile import reconcile_sheets, rows_sheet
+    from billbridge.export.sheets import write_csv, write_xlsx
+
     try:
         if csv_file is not None:
-            write_csv(csv_file, rows_sheet(result.reconciliation))
+            write_csv(csv_file, rows_sheet(result.reconciliation, result.unbilled))
         if xlsx_file is not None:
-            write_xlsx(xlsx_file, reconcile_sheets(result.reconciliation))
+            write_xlsx(xlsx_file, reconcile_sheets(result.reconciliation, result.unbilled))
     except OSError as exc:
         fail(f"cannot write {exc.filename}: {exc.strerror or exc}")
+
+
+def _show_reconciliation(result: ReconcileResult, *, as_json: bool) -> None:
+    from billbridge.money_render import print_reconciliation
+    from billbridge.preview import NO_UNBILLED_USAGE
+
+    reconciliation = result.reconciliation
     if as_json:
         out.print_json(json.dumps(result.to_json()))
+    elif result.unbilled and not reconciliation.rows:
+        say(out, f"{NO_UNBILLED_USAGE}: nothing to reconcile.")
     else:
-        print_reconciliation(out, result.reconciliation, result.requests)
-    raise typer.Exit(result.exit_code)
+        heading = _month_to_date(reconciliation.period) if result.unbilled else ""
+        print_reconciliation(out, reconciliation, result.requests, heading)
 
 
 attention_app = typer.Typer(
@@ -1102,11 +1227,7 @@ def pull_partner_center_command(
     license_markup: LicenseMarkupOption = None,
     unbilled: Annotated[
         str | None,
-        typer.Option(
-            "--unbilled",
-            help="'current': preview the month to date (never imported or exported).",
-            metavar="PERIOD",
-        ),
+        _unbilled_option("'current': preview the month to date (never imported or exported)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -1119,13 +1240,9 @@ def pull_partner_center_command(
     settings = app_context.settings()
     with pull_errors(fail, lambda result: show_pull(result, out, err, as_json=as_json)):
         if unbilled is not None:
-            if unbilled != "current":
-                raise typer.BadParameter("only 'current' is supported", param_hint="'--unbilled'")
-            if invoice:
-                raise typer.BadParameter(
-                    "previews the month to date, not an invoice: leave out --invoice",
-                    param_hint="'--unbilled'",
-                )
+            _unbilled_alone(
+                bool(invoice), "previews the month to date, not an invoice", "--invoice"
+            )
             from billbridge.preview import preview_unbilled
 
             show_preview(preview_unbilled(settings), out, as_json=as_json)

@@ -81,8 +81,13 @@ def reconcile_lines(reconciliation: Reconciliation) -> list[tuple[str, str]]:
     return lines
 
 
-def print_reconciliation(console: Console, reconciliation: Reconciliation, requests: int) -> None:
-    _print_lines(console, reconcile_lines(reconciliation))
+def print_reconciliation(
+    console: Console, reconciliation: Reconciliation, requests: int, heading: str = ""
+) -> None:
+    """The table and totals; `heading` first (what the source side is, when that is not the
+    store's reports)."""
+    marked = [(text, "bold") for text in _wrap(heading)] if heading else []
+    _print_lines(console, marked + reconcile_lines(reconciliation))
     console.print(f"Autotask requests: {requests} (reads only)", markup=False, highlight=False)
 
 

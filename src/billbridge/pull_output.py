@@ -12,7 +12,7 @@ from rich.table import Table
 
 from billbridge.config import SettingsError
 from billbridge.microsoft.errors import MicrosoftError
-from billbridge.preview import Preview
+from billbridge.preview import NO_UNBILLED_USAGE, Preview
 from billbridge.pulling import PullResult, PullStopped, Status, UnknownInvoicesError
 from billbridge.render import paragraphs
 from billbridge.store.database import StoreBusyError, StoreError
@@ -36,7 +36,8 @@ def pull_errors(
     """What stops a pull, as one message and an exit status (after what was pulled before a
     fatal error at an invoice, shown by `show`)."""
     try:
-        yield
+        with microsoft_errors(fail, "nothing was pulled"):
+            yield
     except PullStopped as exc:
         show(exc.result)
         fail(str(exc), EXIT_BAD_INPUT)
@@ -48,9 +49,17 @@ def pull_errors(
         fail(f"{exc}; try again when it has finished", EXIT_PARTLY_FAILED)
     except StoreError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+
+
+@contextmanager
+def microsoft_errors(fail: Callable[[str, int], NoReturn], stopped: str) -> Iterator[None]:
+    """A Microsoft error as `stopped: what Microsoft said`: exit 2 when a person must fix a
+    setting or a permission, 1 when trying again later may do."""
+    try:
+        yield
     except MicrosoftError as exc:
         code = EXIT_BAD_INPUT if exc.kind == "fatal" else EXIT_PARTLY_FAILED
-        fail(f"nothing was pulled: {exc}", code)
+        fail(f"{stopped}: {exc}", code)
 
 
 def pull_json(result: PullResult) -> dict[str, Any]:
@@ -131,7 +140,7 @@ def show_preview(preview: Preview, out: Console, *, as_json: bool) -> None:
         out.print(json.dumps(body, indent=2), markup=False)
         return
     if not preview.lines:
-        out.print("Microsoft has no unbilled usage for the current period yet.")
+        out.print(f"{NO_UNBILLED_USAGE}.")
         return
     table = Table(
         title=f"Unbilled usage to date ({preview.rows:,} rows; a preview, not imported)",

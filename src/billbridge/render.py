@@ -147,9 +147,13 @@ def run_result(
     planned: bool,
     verbose: bool = False,
     run_hint: bool = True,
+    heading: str = "",
 ) -> None:
-    """The summary and the problems; with `verbose`, every report and every write as well."""
+    """The summary and the problems; with `verbose`, every report and every write as well.
+    `heading` comes first (what the plan is of, when that is not the store's reports)."""
     out = lines_for(console)
+    if heading:
+        out.add(heading, style="bold")
     _summary(out, result, planned=planned)
     problems = list(_problems(result, planned=planned))
     if verbose:

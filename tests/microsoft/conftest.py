@@ -88,12 +88,14 @@ def make_pull(tmp_path: Path) -> Iterator[PullFactory]:
         faults: MicrosoftFaults | None = None,
         name: str = "b",
         blob_rows: int = 250_000,
+        unbilled_invoice: str | None = None,
     ) -> Pull:
         options = SandboxOptions(
             port=0,
             partner_center=files or (RECON, USAGE),
             microsoft_faults=faults,
             blob_rows=blob_rows,
+            unbilled_invoice=unbilled_invoice,
         )
         sandbox = start_in_background(options)
         url = f"sqlite:///{tmp_path / f'{name}.db'}"

@@ -7,14 +7,16 @@ the writes through the journal and records each report's outcome.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 
 from billbridge.autotask import AutotaskClient, AutotaskError
 from billbridge.autotask.throttle import ThresholdGovernor
 from billbridge.config import Settings
+from billbridge.domain.organization import Organization
 from billbridge.domain.plan import (
     ReportPlan,
     ReportStatus,
@@ -23,7 +25,9 @@ from billbridge.domain.plan import (
     over_budget,
     plan_reports,
 )
+from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.records import ActualState, DesiredState, Entity, Skipped
+from billbridge.domain.report import BillingReport
 from billbridge.domain.rules import ExportRules, desired_state
 from billbridge.domain.schedule import ReportVersion, due_reports
 from billbridge.domain.totals import Amounts, subscription_charges, total
@@ -105,6 +109,12 @@ def report_money(stored: StoredReport) -> list[Amounts]:
     return total(subscription_charges(stored.report))
 
 
+def unstored(report: BillingReport, at: datetime) -> StoredReport:
+    """A report no store holds (the month to date), in the shape plans and reconciles take:
+    no revision, and the content hash the store would give it."""
+    return StoredReport(report, 0, report.content_hash, at, "not stored")
+
+
 class ExportEngine:
     def __init__(
         self,
@@ -140,6 +150,20 @@ class ExportEngine:
         return RunResult(
             None, results, requests=self._client.stats.total - before, notes=budget.notes
         )
+
+    def plan_unstored(
+        self, reports: Sequence[BillingReport], *, names: Mapping[str, str] | None = None
+    ) -> RunResult:
+        """Every operation an export of `reports` would perform, though they are not in the
+        store (the month to date); writes nothing anywhere. A report of an organization the
+        store does not have is skipped; `names` names such organizations for people."""
+        before = self._client.stats.total
+        at = self._store.clock()
+        prepared = self._prepare([unstored(report, at) for report in reports])
+        prepared = replace(prepared, names={**(names or {}), **prepared.names})
+        # Never exported, so the hourly budget defers nothing; and no revision to show.
+        results = tuple(replace(prepared.result(plan), revision=None) for plan in prepared.plans)
+        return RunResult(None, results, requests=self._client.stats.total - before)
 
     def _budget(self, prepared: _Prepared, reads: int, readings_before: int) -> _Budget:
         """How many requests the export needs, how long the hourly budget makes it take, and
@@ -300,7 +324,12 @@ class ExportEngine:
             organizations = uow.organizations.get_many(r.report.organization_id for r in reports)
             skus = {line.sku for r in reports for line in r.report.lines}
             price_list = uow.price_list.get_many(skus)
-        exportable = [r for r in reports if organizations[r.report.organization_id].is_exportable]
+        exportable = [
+            r
+            for r in reports
+            if (organization := organizations.get(r.report.organization_id)) is not None
+            and organization.is_exportable
+        ]
         if exportable and tenant is None:
             tenant = resolve_tenant_cached(self._client, self._settings, self._store)
         rules = ExportRules(
@@ -309,8 +338,8 @@ class ExportEngine:
             open_ended_years=self._settings.export.open_ended_years,
             product_billing_code_id=tenant.billing_code_id if tenant else 0,
         )
-        decisions: list[DesiredState | Skipped] = [
-            desired_state(r.report, organizations[r.report.organization_id], price_list, rules)
+        decisions = [
+            _decision(r.report, organizations.get(r.report.organization_id), price_list, rules)
             for r in reports
         ]
         names = {o.organization_id: o.name for o in organizations.values()}
@@ -489,6 +518,23 @@ class ExportEngine:
                 results.append(result)
         # In report id order, as a stored run lists them: one run reads the same either way.
         return tuple(sorted(results, key=lambda r: r.report_id))
+
+
+def _decision(
+    report: BillingReport,
+    organization: Organization | None,
+    price_list: Mapping[str, PriceListItem],
+    rules: ExportRules,
+) -> DesiredState | Skipped:
+    if organization is None:
+        # A report read from Microsoft but not imported (the month to date) may name a
+        # customer that no import has brought into the store yet.
+        detail = (
+            f"organization {report.organization_id} is not imported; an import or a pull"
+            " brings it in, and `billbridge map` links it"
+        )
+        return Skipped(report.report_id, report.organization_id, "unmapped", detail)
+    return desired_state(report, organization, price_list, rules)
 
 
 def _settled(entry: Journaled, applied: ApplyResult) -> OperationResult:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from billbridge.autotask import AutotaskClient, F, Filter
 from billbridge.config import Settings
 from billbridge.domain.organization import Organization
+from billbridge.domain.price_list import PriceListItem
 from billbridge.domain.reconcile import (
     Expected,
     HeldCharge,
@@ -28,16 +29,24 @@ from billbridge.domain.reconcile import (
     reconcile,
 )
 from billbridge.domain.records import ActualContract
+from billbridge.domain.report import BillingReport
 from billbridge.domain.subscription import SubscriptionType
 from billbridge.domain.totals import SubscriptionCharge, subscription_charges
 from billbridge.export import records
+from billbridge.export.engine import unstored
 from billbridge.export.errors import ExportSetupError
 from billbridge.export.sheets import Sheet
 from billbridge.export.tenant import find_udf
 from billbridge.store import Store
+from billbridge.store.reports import StoredReport
+from billbridge.store.unit_of_work import UnitOfWork
 
 BATCH = 200
 PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+MONTH_TO_DATE = "the month to date, which Microsoft invoices once the month has ended"
+"""Why a charge of the month to date is not in Autotask yet."""
+LastRun = tuple[int, str, str | None]
+"""A report's latest run: (run id, status, reason)."""
 
 
 class PeriodError(ValueError):
@@ -65,7 +74,20 @@ class PeriodBilling:
     period_start: date
     expected: tuple[Expected, ...]
     linked: dict[int, tuple[str, str]]
-    """Company id -> (organization id, name), for every linked organization."""
+    """Company id -> (organization id, name), for every linked organization whose charges
+    that no billing names count as `autotask_only`."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPeriod:
+    """What the store holds about one period, for its expected charges."""
+
+    reports: list[StoredReport]
+    organizations: dict[str, Organization]
+    price_list: dict[str, PriceListItem]
+    last_runs: dict[str, LastRun]
+    exported: dict[str, str]
+    """Report id -> the content hash it was last exported in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +95,12 @@ class ReconcileResult:
     reconciliation: Reconciliation
     requests: int
     """Autotask requests the reconcile made (reads only)."""
+    unbilled: str | None = None
+    """`current` when the source side is Microsoft's month to date, not the store's reports."""
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.reconciliation.to_json(), "requests": self.requests}
+        marked = {"unbilled": self.unbilled} if self.unbilled else {}
+        return {**marked, **self.reconciliation.to_json(), "requests": self.requests}
 
     @property
     def exit_code(self) -> int:
@@ -84,7 +109,20 @@ class ReconcileResult:
 
 def period_billing(store: Store, settings: Settings, period_start: date) -> PeriodBilling:
     """The period's expected charges, each with the reason it would be missing."""
-    types = set(settings.export.subscription_types)
+    stored = read_period(store, period_start)
+    expected = expected_charges(
+        stored.reports,
+        stored.organizations,
+        stored.price_list,
+        stored.last_runs,
+        stored.exported,
+        settings,
+    )
+    return PeriodBilling(period_start, expected, linked_companies(stored.organizations.values()))
+
+
+def read_period(store: Store, period_start: date) -> StoredPeriod:
+    """The period's reports, with what their expected charges depend on."""
     with store.transaction() as uow:
         summaries = [
             s
@@ -93,41 +131,97 @@ def period_billing(store: Store, settings: Settings, period_start: date) -> Peri
             == (period_start.year, period_start.month)
         ]
         stored = uow.reports.get_many([s.report_id for s in summaries])
-        organizations = {o.organization_id: o for o in uow.organizations.all()}
-        skus = {line.sku for r in stored for line in r.report.lines}
-        price_list = uow.price_list.get_many(skus)
+        organizations, price_list = _organizations_and_prices(uow, [r.report for r in stored])
         last_runs = uow.runs.last_run_of_reports(s.report_id for s in summaries)
         exported = uow.exports.exported_hashes()
+    return StoredPeriod(stored, organizations, price_list, last_runs, exported)
+
+
+def unbilled_billing(
+    store: Store,
+    settings: Settings,
+    reports: Sequence[BillingReport],
+    names: Mapping[str, str] | None = None,
+) -> PeriodBilling:
+    """The month to date's expected charges. They are never exported, so one missing from
+    Autotask is not yet exported (unless its organization or type keeps it out). Only the
+    subscriptions it names are compared: the unbilled usage export holds no licences, whose
+    charges for the month would otherwise all count as `autotask_only`. `names` names the
+    organizations the store does not have."""
+    period_start = _latest_period(reports) or store.clock().date().replace(day=1)
+    current = [r for r in reports if r.period_start.replace(day=1) == period_start]
+    with store.transaction() as uow:
+        organizations, price_list = _organizations_and_prices(uow, current)
+    at = store.clock()
+    expected = expected_charges(
+        [unstored(report, at) for report in current],
+        organizations,
+        price_list,
+        {},
+        {},
+        settings,
+        pending=MONTH_TO_DATE,
+        names=names,
+    )
+    return PeriodBilling(period_start, expected, {})
+
+
+def _latest_period(reports: Iterable[BillingReport]) -> date | None:
+    """The first day of the latest month the reports cover (Microsoft's current period)."""
+    return max((r.period_start.replace(day=1) for r in reports), default=None)
+
+
+def _organizations_and_prices(
+    uow: UnitOfWork, reports: Sequence[BillingReport]
+) -> tuple[dict[str, Organization], dict[str, PriceListItem]]:
+    organizations = {o.organization_id: o for o in uow.organizations.all()}
+    price_list = uow.price_list.get_many({line.sku for r in reports for line in r.lines})
+    return organizations, price_list
+
+
+def expected_charges(
+    reports: Sequence[StoredReport],
+    organizations: Mapping[str, Organization],
+    price_list: Mapping[str, PriceListItem],
+    last_runs: Mapping[str, LastRun],
+    exported: Mapping[str, str],
+    settings: Settings,
+    *,
+    pending: str = "",
+    names: Mapping[str, str] | None = None,
+) -> tuple[Expected, ...]:
+    """Each subscription charge the reports call for, with the reason it would be missing
+    from Autotask; `pending` says more about one that is simply not exported yet, `names`
+    names organizations that are not in `organizations`."""
+    types = set(settings.export.subscription_types)
     expected: list[Expected] = []
-    for item in stored:
+    for item in reports:
         report = item.report
         organization = organizations.get(report.organization_id)
+        name = organization.name if organization else (names or {}).get(report.organization_id)
+        company_id = organization.autotask_company_id if organization else None
         last = last_runs.get(report.report_id)
+        exported_as_is = exported.get(report.report_id) == item.content_hash
         for charge in subscription_charges(
             report, price_list, azure_product_name=settings.export.azure_product_name
         ):
-            reason, detail = _absent_reason(
-                charge,
-                organization,
-                types,
-                last,
-                exported.get(report.report_id) == item.content_hash,
-            )
+            reason, detail = _absent_reason(charge, organization, types, last, exported_as_is)
+            if reason is Reason.NOT_YET_EXPORTED:
+                detail = pending
             expected.append(
-                Expected(
-                    charge=charge,
-                    organization_name=organization.name if organization else report.organization_id,
-                    company_id=organization.autotask_company_id if organization else None,
-                    absent_reason=reason,
-                    absent_detail=detail,
-                )
+                Expected(charge, name or report.organization_id, company_id, reason, detail)
             )
-    linked = {
+    return tuple(expected)
+
+
+def linked_companies(organizations: Iterable[Organization]) -> dict[int, tuple[str, str]]:
+    """Company id -> (organization id, name) of every linked organization (the first by
+    organization id where several share a company)."""
+    return {
         o.autotask_company_id: (o.organization_id, o.name)
-        for o in sorted(organizations.values(), key=lambda o: o.organization_id, reverse=True)
+        for o in sorted(organizations, key=lambda o: o.organization_id, reverse=True)
         if o.autotask_company_id is not None
     }
-    return PeriodBilling(period_start, tuple(expected), linked)
 
 
 def _absent_reason(
@@ -213,15 +307,34 @@ def reconcile_period(
     store: Store, settings: Settings, client: AutotaskClient, period: str
 ) -> ReconcileResult:
     """Compare one period's imported billing with what Autotask holds now; writes nothing."""
-    period_start = parse_period(period)
-    billing = period_billing(store, settings, period_start)
+    billing = period_billing(store, settings, parse_period(period))
+    return _against_autotask(billing, settings, client)
+
+
+def reconcile_unbilled(
+    store: Store,
+    settings: Settings,
+    client: AutotaskClient,
+    reports: Sequence[BillingReport],
+    names: Mapping[str, str] | None = None,
+) -> ReconcileResult:
+    """Compare the month to date (`reports`, read from Microsoft's unbilled usage and never
+    stored) with what Autotask holds now; writes nothing. `names`: organization id -> name
+    as Microsoft names them, for organizations the store does not have."""
+    billing = unbilled_billing(store, settings, reports, names)
+    return replace(_against_autotask(billing, settings, client), unbilled="current")
+
+
+def _against_autotask(
+    billing: PeriodBilling, settings: Settings, client: AutotaskClient
+) -> ReconcileResult:
     before = client.stats.total
     held: list[HeldCharge] = []
-    if billing.linked:
+    if billing.linked or any(e.company_id is not None for e in billing.expected):
         held = read_period_charges(client, billing, contract_udf(client, settings))
     currencies = Counter(e.charge.currency for e in billing.expected)
     result = reconcile(
-        f"{period_start:%Y-%m}",
+        f"{billing.period_start:%Y-%m}",
         billing.expected,
         held,
         linked=billing.linked,
@@ -287,20 +400,24 @@ _ROW_MONEY = frozenset(
 )
 
 
-def rows_sheet(reconciliation: Reconciliation) -> Sheet:
-    """The rows, one line each, as in `--json` (flags joined by spaces)."""
+def rows_sheet(reconciliation: Reconciliation, unbilled: str | None = None) -> Sheet:
+    """The rows, one line each, as in `--json` (flags joined by spaces). Rows of the month
+    to date (`unbilled`) say so in a last column, as `--json` does at its top."""
     lines = []
     for row in reconciliation.rows:
         data = row.to_json()
         data["flags"] = " ".join(data["flags"])
-        lines.append([data[name] for name in ROW_COLUMNS])
+        lines.append([data[name] for name in ROW_COLUMNS] + ([unbilled] if unbilled else []))
+    if unbilled:
+        header = (*ROW_COLUMNS, "unbilled")
+        return Sheet(f"Rows {reconciliation.period} to date", header, lines, _ROW_MONEY)
     return Sheet(f"Rows {reconciliation.period}", ROW_COLUMNS, lines, _ROW_MONEY)
 
 
-def reconcile_sheets(reconciliation: Reconciliation) -> list[Sheet]:
+def reconcile_sheets(reconciliation: Reconciliation, unbilled: str | None = None) -> list[Sheet]:
     """The views of the spreadsheet: rows, per company, totals, tie-out."""
     return [
-        rows_sheet(reconciliation),
+        rows_sheet(reconciliation, unbilled),
         _company_sheet(reconciliation),
         _totals_sheet(reconciliation),
         _tie_out_sheet(reconciliation),

@@ -121,6 +121,8 @@ def _echo_microsoft(emulator: MicrosoftEmulator, origin: str) -> None:
     for key, url in urls.items():
         typer.echo(f"  {key:<16} = {url}")
     typer.echo(f"  invoices         = {', '.join(sorted(invoices)) or 'none (--partner-center)'}")
+    if emulator.unbilled_invoice_id is not None:
+        typer.echo(f"  unbilled         = the usage of {emulator.unbilled_invoice_id}")
     if str(emulator.faults) != "none":
         typer.echo(f"  faults           {emulator.faults}")
 
@@ -210,6 +212,13 @@ def sandbox(
         metavar="N",
         help="Rows per blob of the Microsoft emulator's exports.",
     ),
+    unbilled_invoice: str | None = typer.Option(
+        None,
+        "--unbilled-invoice",
+        metavar="ID",
+        help="Serve this invoice's usage as the current period's unbilled usage (for"
+        " --unbilled current); without it, that export has no data.",
+    ),
     # --- end microsoft emulator ---
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C or SIGTERM."""
@@ -234,6 +243,7 @@ def sandbox(
             partner_center=tuple(partner_center),  # --- microsoft emulator (P) ---
             microsoft_faults=_microsoft_faults(microsoft_faults),
             blob_rows=blob_rows,
+            unbilled_invoice=unbilled_invoice,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

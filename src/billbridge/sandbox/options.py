@@ -66,6 +66,9 @@ class SandboxOptions:
     microsoft_faults: MicrosoftFaults | None = None
     #: Rows per blob of its exports (Microsoft splits a big export into many blobs).
     blob_rows: int = 250_000
+    #: The invoice whose usage its unbilled usage export serves as the current period (None:
+    #: that export answers "No data available").
+    unbilled_invoice: str | None = None
     # --- end microsoft emulator ---
 
     def __post_init__(self) -> None:
