@@ -82,21 +82,14 @@ def _new_company(client: AutotaskClient, name: str) -> int:
 
 
 def _write_config(pulling: Pull) -> Path:
-    """billbridge.toml for the CLI: the state store, the sandbox tenant and its emulator."""
+    """billbridge.toml for the CLI: the pull's settings, and the sandbox tenant."""
     sandbox = pulling.sandbox
-    section = pulling.settings.partner_center
-    secret = section.client_secret.get_secret_value() if section.client_secret else ""
-    path = pulling.workdir / "billbridge.toml"
+    path = pulling.write_config()
     path.write_text(
-        f'[database]\nurl = "{pulling.settings.database.url}"\n'
-        f'[autotask]\nzone_lookup_url = "{sandbox.zone_lookup_url}"\n'
+        path.read_text() + f'[autotask]\nzone_lookup_url = "{sandbox.zone_lookup_url}"\n'
         f'username = "{sandbox.username}"\n'
         f'secret = "{sandbox.secret}"\nintegration_code = "{sandbox.integration_code}"\n'
         '[export]\nproduct_billing_code = "Microsoft Licensing"\n'
-        f'[partner_center]\ntenant_id = "{section.tenant_id}"\n'
-        f'client_id = "{section.client_id}"\nclient_secret = "{secret}"\n'
-        f'authority_url = "{section.authority_url}"\ngraph_url = "{section.graph_url}"\n'
-        f'api_url = "{section.api_url}"\n'
     )
     return path
 

@@ -121,7 +121,7 @@ def _chunk_groups(
 
 def _parsed(data: bytes, texts: Mapping[str, type[pl.DataType]], sums: list[str]) -> pl.DataFrame:
     """The lines' columns as text, the summed ones read as numbers first where every value of
-    the chunk is one: a JSON number polars writes as text costs it a third of the parse, and
+    the chunk is one: writing JSON numbers as text is a large part of polars' parse, and
     the shortest text of a double (what the cast writes) is the value the text schema gives.
     A chunk where a summed value is anything else (a string, `true`, an object, a number out
     of a double's range) is read again as text, as the row reader's rules then decide."""
