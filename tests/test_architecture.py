@@ -40,8 +40,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "autotask": frozenset(),
     "sandbox": frozenset(),
     # The Microsoft client streams into the Partner Center reader; nothing of Autotask.
-    "microsoft": frozenset({"sources", "domain"}),
-    "config": frozenset({"domain"}),
+    "microsoft": frozenset({"sources", "domain", "hosts"}),
+    # What a URL's host may look like: config checks URLs by it, microsoft/ redacts them.
+    "hosts": frozenset(),
+    "config": frozenset({"domain", "hosts"}),
     "importing": frozenset({"sources", "store", "domain"}),
     "export": frozenset({"domain", "store", "autotask", "config"}),
     # The CLI's tables and lines: what a run did, never how it was done.

@@ -493,9 +493,9 @@ def plan_command(
     """Show what an export would write; writes nothing in Autotask or the store."""
     if unbilled is not None:
         _unbilled_alone(
-            bool(report_ids) or due,
+            bool(report_ids) or due or today is not None,
             "plans the month to date, not imported reports",
-            "REPORT_ID and --due",
+            "REPORT_ID, --due and --today",
         )
         result, periods = _plan_unbilled(ctx)
         _show_unbilled_plan(result, periods, as_json=as_json, verbose=verbose)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from billbridge.domain.subscription import SubscriptionType
+from billbridge.hosts import HOST_NAME, IPV6_ADDRESS
 
 DEFAULT_FILE = "billbridge.toml"
 
@@ -41,9 +42,6 @@ class _Section(BaseModel):
 DATABASE_KINDS = ("sqlite", "postgresql")
 _URL_SHAPE = "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
-# A DNS name (an international one too) or an IPv4 address; an IPv6 address comes in brackets.
-_HOST = re.compile(r"[\w-]+(\.[\w-]+)*\.?")
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(%[\w.-]+)?")
 
 
 class DatabaseSettings(_Section):
@@ -162,7 +160,7 @@ def http_url_problem(url: str) -> str | None:
         return "has a port that is not a number between 1 and 65535"
     if not host:
         return "has no host name after the scheme"
-    if not (_IPV6.fullmatch(host) if ":" in host else _HOST.fullmatch(host)):
+    if not (IPV6_ADDRESS.fullmatch(host) if ":" in host else HOST_NAME.fullmatch(host)):
         return "has a host that is neither a host name nor an IP address"
     if port is not None and not 1 <= port <= 65535:
         return "has a port that is not a number between 1 and 65535"

@@ -237,11 +237,15 @@ def test_the_reconcile_text_is_marked_and_fits_80_columns(month: Month) -> None:
     [
         (
             ("plan", "--unbilled", "current", CONTOSO_USAGE),
-            "plans the month to date, not imported reports: leave out REPORT_ID and --due",
+            "plans the month to date, not imported reports: leave out REPORT_ID, --due and --today",
         ),
         (
             ("plan", "--unbilled", "current", "--due"),
-            "plans the month to date, not imported reports: leave out REPORT_ID and --due",
+            "plans the month to date, not imported reports: leave out REPORT_ID, --due and --today",
+        ),
+        (
+            ("plan", "--unbilled", "current", "--today", "2025-11-20"),
+            "plans the month to date, not imported reports: leave out REPORT_ID, --due and --today",
         ),
         (("plan", "--unbilled", "previous"), "only 'current' is supported"),
         (

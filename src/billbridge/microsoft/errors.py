@@ -13,12 +13,11 @@ where a SAS token is a credential, and without user info), never the client secr
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar, Literal
 
-ErrorKind = Literal["fatal", "retriable", "rejected"]
+from billbridge.hosts import IPV6_ADDRESS
 
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(%[\w.-]+)?")
+ErrorKind = Literal["fatal", "retriable", "rejected"]
 
 
 class MicrosoftError(Exception):
@@ -102,7 +101,7 @@ def shown_url(url: str) -> str:
     host = authority.rpartition("@")[2]
     if host.startswith("["):
         address, bracket, port = host[1:].partition("]")
-        address = address if _IPV6.fullmatch(address) else "***"
+        address = address if IPV6_ADDRESS.fullmatch(address) else "***"
         port = ":***" if port and not port[1:].isdigit() else port
         host = f"[{address}{bracket}{port}"
     else:
