@@ -8,9 +8,11 @@ import gzip
 import io
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 import billbridge.sources.partner_center as package
@@ -73,6 +75,22 @@ def test_the_real_file_as_json_lines_agrees_with_the_row_reader(
     assert hashes(read(REAL_USAGE)) == hashes(columnar_result)  # and the CSV's
 
 
+def in_chunks_as_by_rows(
+    path: Path, monkeypatch: pytest.MonkeyPatch, *, size: int
+) -> columnar.Groups:
+    """The file's groups, read in columns in chunks of about `size` bytes, after checking that
+    its reports and their lines are the row reader's."""
+    real = columnar_json._chunks
+    monkeypatch.setattr(columnar_json, "_chunks", lambda content: real(content, size=size))
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes and isinstance(outcomes[0], columnar.Groups), "the columnar reader gave up"
+    rows_result = by_rows(path, monkeypatch)
+    assert hashes(result) == hashes(rows_result)
+    assert located(result) == located(rows_result)
+    return outcomes[0]
+
+
 def _items(count: int = 4) -> list[dict[str, Any]]:
     rows = [
         usage_row(Quantity=f"0.{i + 1}", BillingPreTaxTotal=f"1.2{i}", MeterName=f"Meter {i % 2}")
@@ -111,11 +129,6 @@ def test_small_json_lines_are_read_in_columns_with_their_lines(
 @pytest.mark.parametrize(
     ("name", "spoil"),
     [
-        # 17 significant digits: a double would round them
-        (
-            "a long number",
-            lambda t: t.replace('"quantity": 0.1,', '"quantity": 0.10000000000000001,'),
-        ),
         ("a boolean", lambda t: t.replace('"customerName": "Contoso Ltd"', '"customerName": true')),
         ("an object", lambda t: t.replace('"customerName": "Contoso Ltd"', '"customerName": {}')),
         # keys are checked once grouped, on their distinct values: one odd row is enough
@@ -151,6 +164,25 @@ def test_what_polars_would_read_otherwise_goes_to_the_row_reader(
         ("an integer", lambda t: t.replace('"quantity": 0.1,', '"quantity": 3,')),
         # polars reads the sums as numbers first: a string among them is read again as text
         ("a sum written as text", lambda t: t.replace('"quantity": 0.1,', '"quantity": "0.1",')),
+        # 17 significant digits, which a double would round: taken from the line as written
+        (
+            "a long number",
+            lambda t: t.replace('"quantity": 0.1,', '"quantity": 0.10000000000000001,'),
+        ),
+        (
+            "a long number in exponent form",
+            lambda t: t.replace('"quantity": 0.1,', '"quantity": 1.0000000000000000123E-1,'),
+        ),
+        (
+            "a long negative cost",
+            lambda t: t.replace(
+                '"billingPreTaxTotal": 1.2', '"billingPreTaxTotal": -1.200000000000000001'
+            ),
+        ),
+        (
+            "a long unit price (a key)",
+            lambda t: t.replace('"unitPrice": 0.217,', '"unitPrice": 0.21700000000000000001,'),
+        ),
     ],
 )
 def test_summed_values_are_read_in_columns_as_the_row_reader_reads_them(
@@ -161,6 +193,39 @@ def test_summed_values_are_read_in_columns_as_the_row_reader_reads_them(
     result = read(path)
     assert outcomes and outcomes[0] is not None, name
     assert hashes(result) == hashes(by_rows(path, monkeypatch)), name
+
+
+def test_doubles_written_in_full_are_read_in_columns_to_the_digit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double written in full (up to 17 digits, as many JSON writers do) on some lines of
+    some chunks: each is summed as written, as the row reader sums it."""
+    items = _items(60)
+    for i, item in enumerate(items):
+        if i % 3 != 2:
+            item["quantity"] = Decimal(repr(1 / (i + 3)))  # 0.041666666666666664
+            item["billingPreTaxTotal"] = Decimal(repr((i + 1) / 7))
+    path = tmp_path / "usage.jsonl"
+    path.write_text(_text(items), encoding="utf-8")
+    assert "0.041666666666666664," in path.read_text()
+    groups = in_chunks_as_by_rows(path, monkeypatch, size=5000)
+    quantities = sum((Decimal(str(item["quantity"])) for item in items), Decimal(0))
+    assert sum(groups.frame.get_column("s0").to_list(), Decimal(0)) == quantities
+
+
+def test_long_numbers_are_taken_from_their_lines_by_their_keys() -> None:
+    raw = pl.Series(
+        [
+            '{"quantity": 0.10000000000000001, "x": 0.20000000000000001, "cost": 2}',
+            '{"quantity": 1, "note": "\\"cost\\": 0.10000000000000001"}',
+            '{"cost" : -1.2345678901234567e-5}',
+        ]
+    )
+    written = columnar_json._written(raw, columnar_json._long_numbers(["quantity", "cost"]))
+    assert {name: series.to_list() for name, series in written.items()} == {
+        "quantity": ["0.10000000000000001", None, None],
+        "cost": [None, None, "-1.2345678901234567e-5"],
+    }
 
 
 @pytest.mark.parametrize("value", ["true", "{}", "[0.1]", "1e400"])
@@ -184,19 +249,11 @@ def test_json_lines_read_in_chunks_keep_their_line_numbers(
         item["meterId"] = f"00000000-0000-4000-8000-{i % 7:012d}"
     path = tmp_path / "usage.jsonl"
     path.write_text(_text(items), encoding="utf-8")
-    real = columnar_json._chunks
-    monkeypatch.setattr(columnar_json, "_chunks", lambda content: real(content, size=700))
+    groups = in_chunks_as_by_rows(path, monkeypatch, size=700)
     with path.open("rb") as content:
         chunks = list(columnar_json._chunks(content))
     assert len(chunks) > 3 and all(c.endswith(b"\n") for c in chunks)
-    outcomes = spy(monkeypatch)
-    result = read(path)
-    assert outcomes and outcomes[0] is not None
-    rows_result = by_rows(path, monkeypatch)
-    assert hashes(result) == hashes(rows_result)
-    assert located(result) == located(rows_result)
-    groups = outcomes[0]
-    assert isinstance(groups, columnar.Groups) and groups.rows == len(items)
+    assert groups.rows == len(items)
     assert sorted(groups.frame.get_column("__first").to_list()) == list(range(1, 8))
 
 
@@ -207,7 +264,7 @@ def test_the_cheap_long_number_check_finds_whatever_the_precise_one_does(value: 
     import re
 
     line = f'{{"Quantity" : {value}, "x": "a"}}'
-    precise = re.search(columnar_json._long_number(["Quantity"]), line)
+    precise = re.search(columnar_json._long_numbers(["Quantity"]), line)
     if precise:
         assert re.search(columnar_json.ANY_LONG_NUMBER, line)
 

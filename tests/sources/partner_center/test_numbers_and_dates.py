@@ -229,3 +229,52 @@ def test_a_quoted_empty_label_is_a_blank_to_both_readers(
     assert columnar_result.organizations[0].name == "Contoso Ltd"
     assert columnar_result.reports[0].report == rows_result.reports[0].report
     assert "D2 v3/D2s v3" in columnar_result.reports[0].report.lines[0].product_name
+
+
+def _usage_files(tmp_path: Path, quantity: str, files: int, rows: int) -> list[Path]:
+    """`files` usage files of one meter, `rows` rows of `quantity` each (and one of the file's
+    number, so that no two files are the same)."""
+    paths = []
+    for n in range(files):
+        found = [usage_row(Quantity=quantity) for _ in range(rows)]
+        found.append(usage_row(Quantity=str(n)))
+        paths.append(write_csv(tmp_path / f"usage-{n}.csv", found, USAGE_COLUMNS))
+    return paths
+
+
+def _usage_quantity(result: Any) -> Decimal:
+    return sum(
+        (line.usage_quantity for located in result.reports for line in located.report.lines),
+        Decimal(0),
+    )
+
+
+def test_sums_past_what_polars_decimals_hold_are_exact(tmp_path: Path) -> None:
+    """Four files whose quantities of one meter merge to 3.6E18: polars would wrap that sum
+    around (to 1.6E17), so such values are summed by the row reader."""
+    paths = _usage_files(tmp_path, "9900000000000000", files=4, rows=90)
+    assert _usage_quantity(read(*paths)) == 4 * 90 * Decimal("9900000000000000") + 6
+
+
+def test_a_group_that_could_outgrow_the_decimals_goes_to_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound holds in one file, and in the merge of several whose groups each hold."""
+    paths = _usage_files(tmp_path, "12.5", files=3, rows=4)
+    expected = 3 * 4 * Decimal("12.5") + 3
+    assert _usage_quantity(read(*paths)) == expected
+    reread: list[str] = []
+    real = package._by_rows
+
+    def by_rows(source: Any, *args: Any) -> Any:
+        reread.append(source.name)
+        return real(source, *args)
+
+    monkeypatch.setattr(package, "_by_rows", by_rows)
+    monkeypatch.setattr(columnar, "MAX_GROUP_ROWS", 6)  # each file's group has 5 rows
+    assert _usage_quantity(read(*paths)) == expected
+    assert reread == [str(path) for path in paths]  # the merge gave up: each file by rows
+    reread.clear()
+    monkeypatch.setattr(columnar, "MAX_GROUP_ROWS", 5)
+    assert _usage_quantity(read(*paths)) == expected
+    assert reread == [str(path) for path in paths]  # each file gave up on its own

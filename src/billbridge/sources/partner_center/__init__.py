@@ -27,7 +27,12 @@ from billbridge.domain.organization import Organization
 from billbridge.domain.price_list import PriceListItem
 from billbridge.sources.heap import big_buffers_on_heap
 from billbridge.sources.partner_center import usage
-from billbridge.sources.partner_center.columnar import Groups, UsageGroups, read_usage_csv
+from billbridge.sources.partner_center.columnar import (
+    Groups,
+    Unmerged,
+    UsageGroups,
+    read_usage_csv,
+)
 from billbridge.sources.partner_center.columns import Binding, bind
 from billbridge.sources.partner_center.detect import FileKind, detect
 from billbridge.sources.partner_center.files import Refused, Source, fingerprint, open_source
@@ -136,8 +141,9 @@ class _Files:
             try:
                 for index, meters in groups.meters().items():
                     self.meters.add(index, meters)
-            except usage.BadKey:
-                for index in groups.files:  # the row reader says which row, and leaves it out
+            except (usage.BadKey, Unmerged):
+                # the row reader says which row is bad, and leaves it out; it sums any size
+                for index in groups.files:
                     by_rows = _by_rows(*self._columnar[index], self.log)
                     if by_rows is not None:
                         self.meters.add(index, by_rows.meters)

@@ -4,10 +4,10 @@ polars reads the columns billbridge uses as text (from CSV, or from the JSON lin
 usage export) and groups the rows by the raw text of the key columns (`usage.KEY_FIELDS`). The
 two summed columns are checked against `FAST_NUMBER`, a stricter form of
 `numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal holds exactly,
-and summed as such decimals (polars refuses an overflowing sum). The groups of all the files
-read so are merged (`UsageGroups`), then `usage.finish` parses each distinct key once. A CSV's
-physical lines are counted meanwhile, in a thread, so that row numbers can be shown as line
-numbers.
+and summed as such decimals, in groups too small for a sum to outgrow them. The groups of all
+the files read so are merged (`UsageGroups`), then `usage.finish` parses each distinct key
+once. A CSV's physical lines are counted meanwhile, in a thread, so that row numbers can be
+shown as line numbers.
 
 This reader proves a file good or gives up: anything it cannot vouch for (a value that does not
 match, blanks where a value is required, more decimal places, a row with more fields than the
@@ -33,7 +33,6 @@ import polars as pl
 from billbridge.sources.lines import newlines
 from billbridge.sources.partner_center.columns import Binding, canonical
 from billbridge.sources.partner_center.files import GZIP_ERRORS, Refused, Source
-from billbridge.sources.partner_center.numbers import MAX_ADJUSTED_EXPONENT
 from billbridge.sources.partner_center.usage import (
     KEY_FIELDS,
     LABEL_FIELDS,
@@ -47,7 +46,16 @@ from billbridge.sources.partner_center.usage import (
 
 SCALE = 20
 """Decimal places the sums are kept at; a value with more sends the file to the row reader."""
-_DECIMAL = pl.Decimal(38, SCALE)
+_PRECISION = 38
+_DECIMAL = pl.Decimal(_PRECISION, SCALE)
+_MAX_ADJUSTED = 10
+"""Summed values the reader vouches for are below 1E11 (the row reader's bound is 1E16, and no
+bill comes near either)."""
+MAX_GROUP_ROWS = 10 ** (_PRECISION - SCALE - _MAX_ADJUSTED - 1)
+"""A group of fewer rows (10 million) sums below 1E18, which the decimals hold. polars does not
+always say when a decimal sum outgrows them: it may wrap around (in a lazy group-by too: four
+files' quantities of 8.9E17 each were merged into 1.6E17), so the reader never lets a group
+grow so far: a file with a bigger one goes to the row reader, whose sums have no bound."""
 _ROW = "__row"
 _EXTRA = "__extra"
 _MERGE_FILES = 4
@@ -66,7 +74,19 @@ and their columns in flight: a million rows (723 MiB) peaked at 460-490 MiB in
 # polars reads this variable (not in its documented API) each time it starts a CSV scan; a
 # value the user set is kept, and a polars without it reads as before.
 os.environ.setdefault("POLARS_CSV_CHUNK_SIZE", str(_SCAN_CHUNK_BYTES))
-_GIVE_UP: tuple[type[Exception], ...] = (pl.exceptions.PolarsError, UnicodeError, *GZIP_ERRORS)
+
+
+class Unmerged(Exception):
+    """Groups whose sums could outgrow the decimals polars sums in (`MAX_GROUP_ROWS`), or that
+    polars failed to merge: the row reader reads their files again."""
+
+
+_GIVE_UP: tuple[type[Exception], ...] = (
+    pl.exceptions.PolarsError,
+    UnicodeError,
+    Unmerged,
+    *GZIP_ERRORS,
+)
 """What the reader meets on a file it cannot vouch for: the row reader says what is wrong."""
 
 
@@ -84,7 +104,7 @@ def _fast_number(scale: int, max_adjusted: int) -> str:
     return "^[+-]?(?:" + "|".join(forms) + ")$"
 
 
-FAST_NUMBER = _fast_number(SCALE, MAX_ADJUSTED_EXPONENT)
+FAST_NUMBER = _fast_number(SCALE, _MAX_ADJUSTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +161,28 @@ class UsageGroups:
     files: list[int] = field(default_factory=list)
     """The files' indexes, in the order added."""
     _parts: list[pl.DataFrame] = field(default_factory=list)
+    _unmerged: bool = False
 
     def add(self, index: int, groups: pl.DataFrame) -> None:
         first = pl.lit(index, pl.Int64) * _FILE_STRIDE + pl.col("__first").cast(pl.Int64)
         self._parts.append(groups.with_columns(first.alias("__first")))
         self.files.append(index)
-        if len(self._parts) == _MERGE_FILES:
-            self._parts = [_merge(self._parts, self.layout)]
+        if len(self._parts) == _MERGE_FILES and not self._unmerged:
+            try:
+                self._parts = [_merge(self._parts, self.layout)]
+            except (pl.exceptions.PolarsError, Unmerged):
+                self._parts, self._unmerged = [], True
 
     def meters(self) -> dict[int, dict[UsageKey, MeterUsage]]:
         """Per file, the meters first seen in it; `BadKey` if a raw key is bad (which only
-        the row reader can say where)."""
-        merged = _merge(self._parts, self.layout) if len(self._parts) > 1 else self._parts[0]
+        the row reader can say where), `Unmerged` if the files' groups could outgrow the
+        decimals polars sums in (the row reader's sums have no bound)."""
+        try:
+            if self._unmerged:
+                raise Unmerged
+            merged = _merge(self._parts, self.layout) if len(self._parts) > 1 else self._parts[0]
+        except pl.exceptions.PolarsError:
+            raise Unmerged from None
         merged = merged.with_columns(
             (pl.col("__first") // _FILE_STRIDE).alias(_FILE),
             (pl.col("__first") % _FILE_STRIDE).alias("__first"),
@@ -186,10 +216,11 @@ def _columns(source: Source) -> dict[str, str]:
 
 
 def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
-    """Groups of several chunks as one chunk's."""
+    """Groups of several chunks (or files) as one chunk's; `Unmerged` if one grows too big."""
     keys = [f"k{i}" for i in range(len(columns.keys))]
-    return (
+    merged = (
         pl.concat(parts)
+        .lazy()
         .group_by(keys)
         .agg(
             pl.col("__rows", "__bad", "s0", "s1").sum(),
@@ -197,14 +228,25 @@ def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
             *[pl.col(f"l{i}").min() for i in range(len(columns.labels))],
         )
         .select(parts[0].columns)  # the chunks' order, so that the result merges with them
+        .collect()
     )
+    return bounded(merged)
+
+
+def bounded(groups: pl.DataFrame) -> pl.DataFrame:
+    """`groups`, if each has fewer than `MAX_GROUP_ROWS` rows (its sums are then exact);
+    `Unmerged` otherwise. Checked before a sum is read or merged again."""
+    rows = groups.get_column("__rows")
+    if groups.height and rows.max() >= MAX_GROUP_ROWS:
+        raise Unmerged
+    return groups
 
 
 def _groups(
     frame: pl.LazyFrame, names: dict[str, str], columns: Layout, *, skip_empty: bool = False
 ) -> pl.DataFrame | None:
     """The rows grouped by their raw keys, or None if a value is not vouched for."""
-    groups = _aggregate(frame, names, columns, skip_empty=skip_empty).collect()
+    groups = bounded(_aggregate(frame, names, columns, skip_empty=skip_empty).collect())
     if groups.height == 0 or int(groups.get_column("__bad").sum()) > 0:
         return None
     labels = [f"l{i}" for i in range(len(columns.labels))]

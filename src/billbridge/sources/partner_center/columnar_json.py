@@ -3,18 +3,22 @@
 polars' own JSON reader reads every column with the type text, which writes a JSON number as
 the shortest text of the nearest double: the same value as Microsoft's text when the number has
 at most 15 significant digits (any such decimal survives a double unchanged). The summed
-columns are read as doubles and then cast to that same text, which is cheaper. So, per chunk of
-lines, the reader gives up (to the row reader) on a file where a column read holds a number of
-more digits (found in the raw lines), where polars gives a value as it writes a boolean, an
-object or a list (`true`, `{...}`: the row reader reads those otherwise; a string that looks the
-same only costs the row reader's time; labels are checked row by row, keys once grouped, on
-their distinct values, and summed values must be numbers anyway), or where a line is blank
-(polars skips it; JSON lines have one record per line otherwise, so row numbers are line
-numbers and no line count is needed). Not checked: a column named twice in one line (polars
-keeps the first value, Python's JSON the last) or a name spelled with `\\u` escapes.
+columns are read as doubles and then cast to that same text, which is cheaper. A number of 16
+or more significant digits (a double written in full, `0.041666666666666664`, or a decimal of
+many places) would be rounded so: in a chunk whose raw lines hold one in a column read, each
+such number is taken from its line as written, by a pattern, in place of polars' value.
+So, per chunk of lines, the reader gives up (to the row reader) on a file only where polars
+gives a value as it writes a boolean, an object or a list (`true`, `{...}`: the row reader
+reads those otherwise; a string that looks the same only costs the row reader's time; labels
+are checked row by row, keys once grouped, on their distinct values, and summed values must be
+numbers anyway), or where a line is blank (polars skips it; JSON lines have one record per line
+otherwise, so row numbers are line numbers and no line count is needed). Not checked: a column
+named twice in one line (polars keeps the first value, Python's JSON the last) or a name spelled
+with `\\u` escapes.
 
-The long-number check runs in two steps: a cheap one anchored on `:` (any key) finds no long
-number in almost every chunk; only a chunk where it finds one gets the precise per-key check.
+The long-number search runs in two steps: a cheap one anchored on `:` (any key) clears a chunk
+without any; only a chunk where it finds one gets the per-key search, which takes the numbers
+out.
 """
 
 from __future__ import annotations
@@ -30,7 +34,13 @@ from typing import IO, TypeVar
 import polars as pl
 
 from billbridge.sources.heap import big_buffers_on_heap
-from billbridge.sources.partner_center.columnar import _EXTRA, _ROW, _aggregate, _merge
+from billbridge.sources.partner_center.columnar import (
+    _EXTRA,
+    _ROW,
+    _aggregate,
+    _merge,
+    bounded,
+)
 from billbridge.sources.partner_center.columns import canonical
 from billbridge.sources.partner_center.files import MAX_LINE_BYTES, Source, open_content
 from billbridge.sources.partner_center.usage import Layout
@@ -48,8 +58,10 @@ _MERGE_EVERY = 8
 _DIGITS = r"-?0*\.?0*[1-9](?:\.?[0-9]){15}"
 """A JSON number of 16 or more significant digits (after any leading zeros)."""
 ANY_LONG_NUMBER = rf":\s*{_DIGITS}"
-"""Any value that is such a number, whatever its key: matches wherever `_long_number` does.
+"""Any value that is such a number, whatever its key: matches wherever `_long_numbers` does.
 A literal `:` prefix makes it about three times cheaper than the alternation of key names."""
+_WRITTEN = r'^[{,]\s*("(?:[^"\\]|\\.)*")\s*:\s*(.*)$'
+"""A match of `_long_numbers`: the key as written (quoted) and the number."""
 
 
 def json_groups(source: Source, columns: Layout) -> pl.DataFrame | None:
@@ -83,7 +95,7 @@ def _chunk_groups(
 ) -> tuple[list[pl.DataFrame], int] | None:
     """The groups of every few chunks (merged every few groups) and the lines read; None for the
     row reader."""
-    long_number = _long_number(list(names.values()))
+    long_numbers = _long_numbers(list(names.values()))
     texts = dict.fromkeys(names.values(), pl.String)
     sums = [names[key] for key in columns.sums if key is not None]
     # Labels are checked row by row (a group keeps only its smallest); keys once grouped, on
@@ -98,14 +110,19 @@ def _chunk_groups(
     with (
         big_buffers_on_heap(),
         open_content(source.path, source.compressed) as content,
-        _read_ahead(_checked(chunk, long_number) for chunk in _chunks(content)) as chunks,
+        _read_ahead(_checked(chunk, long_numbers) for chunk in _chunks(content)) as chunks,
     ):
         for chunk in chunks:
-            if chunk.long_number:
-                return None
             frame = _parsed(chunk.data, texts, sums)
             # polars skips blank lines (and lines of blanks): then rows would not be lines
-            if frame.height != chunk.lines or frame.select(_unlike_text(labels)).item():
+            if frame.height != chunk.lines:
+                return None
+            if chunk.written:
+                frame = frame.with_columns(
+                    pl.coalesce(written, pl.col(name)).alias(name)
+                    for name, written in chunk.written.items()
+                )
+            if frame.select(_unlike_text(labels)).item():
                 return None
             pending.append(frame)
             lines += frame.height
@@ -138,13 +155,14 @@ class _Chunk:
 
     data: bytes
     lines: int
-    long_number: bool
-    """Whether a column read holds a number of 16 or more significant digits in these lines."""
+    written: dict[str, pl.Series]
+    """Per column read that holds a number of 16 or more significant digits in these lines,
+    that number as written on each line (null on the others): polars would round it."""
 
 
-def _checked(data: bytes, long_number: str) -> _Chunk:
-    """The chunk's lines counted and searched for long numbers (`long_number`: the precise
-    pattern, tried only where the cheap one finds something)."""
+def _checked(data: bytes, long_numbers: str) -> _Chunk:
+    """The chunk's lines counted and the long numbers of the columns read taken out
+    (`long_numbers`: their pattern, tried only where the cheap one finds something)."""
     raw = pl.read_csv(
         data,
         has_header=False,
@@ -152,8 +170,29 @@ def _checked(data: bytes, long_number: str) -> _Chunk:
         quote_char=None,
         schema={_LINE: pl.String},
     ).get_column(_LINE)
-    found = raw.str.contains(ANY_LONG_NUMBER).any() and raw.str.contains(long_number).any()
-    return _Chunk(data, raw.len(), bool(found))
+    written = _written(raw, long_numbers) if raw.str.contains(ANY_LONG_NUMBER).any() else {}
+    return _Chunk(data, raw.len(), written)
+
+
+def _written(raw: pl.Series, long_numbers: str) -> dict[str, pl.Series]:
+    """Per column, the long numbers of the lines `raw` as written, by the column's name."""
+    found = (
+        raw.str.extract_all(long_numbers)
+        .to_frame("match")
+        .with_row_index("line")
+        .explode("match")
+        .drop_nulls("match")
+    )
+    if found.height == 0:
+        return {}
+    parts = found.select("line", pl.col("match").str.extract_groups(_WRITTEN)).unnest("match")
+    key, number = parts.columns[1:]
+    written: dict[str, pl.Series] = {}
+    for (quoted,), rows in parts.partition_by(key, as_dict=True).items():
+        name = json.loads(str(quoted))
+        empty = pl.Series(name, [None] * raw.len(), dtype=pl.String)
+        written[name] = empty.scatter(rows.get_column("line"), rows.get_column(number))
+    return written
 
 
 def _grouped(
@@ -163,7 +202,7 @@ def _grouped(
     frame = pl.concat(frames).with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
     # Without blank lines, row N (from 0) is line lines + N + 1.
     frame = frame.with_row_index(_ROW, offset=lines + 1)
-    return _aggregate(frame.lazy(), names, columns, skip_empty=True).collect()
+    return bounded(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
 
 
 @contextmanager
@@ -198,11 +237,12 @@ def _chunks(content: IO[bytes], size: int = _CHUNK_BYTES) -> Iterator[bytes]:
         yield block + rest
 
 
-def _long_number(names: list[str]) -> str:
-    """A line where one of `names` holds a number of 16 or more significant digits, which
-    polars' JSON reader would round to a double."""
+def _long_numbers(names: list[str]) -> str:
+    """A value of one of `names` that is a number of 16 or more significant digits (which
+    polars' JSON reader would round to a double), with the key before it as written (after
+    the `{` or `,` that starts a member: no key inside a string value matches)."""
     keys = "|".join(re.escape(json.dumps(name, ensure_ascii=False)) for name in names)
-    return rf"(?:{keys})\s*:\s*{_DIGITS}"
+    return rf"[{{,]\s*(?:{keys})\s*:\s*{_DIGITS}[0-9.eE+-]*"
 
 
 def _unlike_text(names: Sequence[str]) -> pl.Expr:
