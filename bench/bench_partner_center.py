@@ -81,6 +81,15 @@ def ms_number(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def usage_file(directory: Path, rows: int) -> Path:
+    """The generated file of `rows` rows in `directory`, generated first if it is not there."""
+    path = directory / f"daily-usage-{rows}.csv"
+    if not path.exists():
+        print(f"generating {path} ({rows:,} rows) ...", flush=True)
+        generate(path, rows)
+    return path
+
+
 def generate(path: Path, rows: int, *, seed: int = 20251130) -> None:
     rnd = random.Random(seed)
 
@@ -382,10 +391,7 @@ def main() -> None:
     compile_billbridge()
     if args.before is not None:
         compile_billbridge(args.before)
-    path = args.out / f"daily-usage-{args.rows}.csv"
-    if not path.exists():
-        print(f"generating {path} ({args.rows:,} rows) ...", flush=True)
-        generate(path, args.rows)
+    path = usage_file(args.out, args.rows)
     print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
     print(f"load average before: {_load()} ({os.cpu_count()} CPUs)", flush=True)
     jobs: list[tuple[str, Path]] = [

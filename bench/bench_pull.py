@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import cast
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_partner_center import generate, measure
+from bench_partner_center import measure, usage_file
 from installed import compile_billbridge
 
 INVOICE_DAY = "2025-12-08"
@@ -136,10 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     compile_billbridge()
-    path = args.out / f"daily-usage-{args.rows}.csv"
-    if not path.exists():
-        print(f"generating {path} ({args.rows:,} rows) ...", flush=True)
-        generate(path, args.rows)
+    path = usage_file(args.out, args.rows)
     print(f"file: {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.rows:,} rows)")
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
 

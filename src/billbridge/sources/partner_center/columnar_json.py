@@ -129,6 +129,8 @@ def _chunk_groups(
             if len(pending) == _GROUP_EVERY:
                 parts.append(_grouped(pending, grouped, names, columns))
                 pending, grouped = [], lines
+                if int(parts[-1].get_column("__bad").sum()) > 0:
+                    return None  # a value not vouched for: the rest need not be read so
             if len(parts) == _MERGE_EVERY:
                 parts = [_merge(parts, columns)]
     if pending:
