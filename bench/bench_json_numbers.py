@@ -2,15 +2,16 @@
 
 Graph's usage export is gzipped JSON lines. polars reads a JSON number through a double, which
 rounds a number of 16 or more significant digits; the columnar reader takes such numbers from
-their lines as written, and sends a file to the row reader only where a summed number has more
-than 20 places. This benchmark writes the same usage rows (`bench_partner_center.generate`,
+their lines as written, sums values of more than 20 places apart with 30 (a second pass over
+the chunks that need it), and sends a file to the row reader only where a summed number has
+more. This benchmark writes the same usage rows (`bench_partner_center.generate`,
 250,000 by default, about one blob of the emulator's) three ways:
 
 - `as written`: the numbers as Microsoft's CSV has them (at most 10 significant digits);
 - `doubles, <= 20 places`: each number divided by 3 and written as the double's shortest text
   (`0.3333333333333333`, 16-17 digits) where that has at most 20 places, as written otherwise;
-- `doubles, all`: every number so, the smallest with up to 25 places (`7.685866666666667E-8`):
-  the row reader's case.
+- `doubles, all`: every number so, the smallest with up to 25 places (`7.685866666666667E-8`),
+  which need the finer sums.
 
 and times `billbridge import partner-center FILE --generated-on DAY` on each, its own process
 with a new SQLite state file, --repeat times interleaved (median wall, CPU and peak RSS).

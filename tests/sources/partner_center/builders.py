@@ -7,14 +7,17 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import billbridge.sources.partner_center as package
 from billbridge.domain.price_list import PriceListItem
-from billbridge.sources.partner_center import PartnerCenterImport, read_partner_center
+from billbridge.sources.partner_center import PartnerCenterImport, columnar, read_partner_center
 
 SAMPLES = Path(__file__).parent / "data"
 # Microsoft's documented billing scenarios, copied from the project's reference samples (a
@@ -255,3 +258,31 @@ def read(
         license_markup=license_markup,
         price_list=price_list or {},
     )
+
+
+def hashes(result: PartnerCenterImport) -> dict[str, str]:
+    return {located.report.report_id: located.report.content_hash for located in result.reports}
+
+
+def located(result: PartnerCenterImport) -> list[tuple[str, int | None]]:
+    return [(located.report.report_id, located.line) for located in result.reports]
+
+
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What each call of the columnar reader returned (None: the row reader's turn)."""
+    outcomes: list[object] = []
+    real: Callable[..., Any] = columnar.read_usage_csv
+
+    def recorded(*args: Any) -> Any:
+        outcome = real(*args)
+        outcomes.append(outcome)
+        return outcome
+
+    monkeypatch.setattr(package, "read_usage_csv", recorded)
+    return outcomes
+
+
+def by_rows(path: Path, monkeypatch: pytest.MonkeyPatch) -> PartnerCenterImport:
+    with monkeypatch.context() as patch:
+        patch.setattr(package, "read_usage_csv", lambda *_: None)
+        return read(path)

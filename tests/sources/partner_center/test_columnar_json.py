@@ -25,35 +25,17 @@ from billbridge.sources.partner_center import (
 )
 from billbridge.sources.problems import InputError
 
-from .builders import REAL_USAGE, api_items, json_lines, read, usage_row
-
-
-def hashes(result: PartnerCenterImport) -> dict[str, str]:
-    return {located.report.report_id: located.report.content_hash for located in result.reports}
-
-
-def located(result: PartnerCenterImport) -> list[tuple[str, int | None]]:
-    return [(located.report.report_id, located.line) for located in result.reports]
-
-
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """What each call of the columnar reader returned (None: the row reader's turn)."""
-    outcomes: list[object] = []
-    real: Callable[..., Any] = columnar.read_usage_csv
-
-    def recorded(*args: Any) -> Any:
-        outcome = real(*args)
-        outcomes.append(outcome)
-        return outcome
-
-    monkeypatch.setattr(package, "read_usage_csv", recorded)
-    return outcomes
-
-
-def by_rows(path: Path, monkeypatch: pytest.MonkeyPatch) -> PartnerCenterImport:
-    with monkeypatch.context() as patch:
-        patch.setattr(package, "read_usage_csv", lambda *_: None)
-        return read(path)
+from .builders import (
+    REAL_USAGE,
+    api_items,
+    by_rows,
+    hashes,
+    json_lines,
+    located,
+    read,
+    spy,
+    usage_row,
+)
 
 
 @pytest.mark.slow
@@ -211,6 +193,25 @@ def test_doubles_written_in_full_are_read_in_columns_to_the_digit(
     groups = in_chunks_as_by_rows(path, monkeypatch, size=5000)
     quantities = sum((Decimal(str(item["quantity"])) for item in items), Decimal(0))
     assert sum(groups.frame.get_column("s0").to_list(), Decimal(0)) == quantities
+
+
+def test_tiny_values_in_later_chunks_get_the_finer_sums_from_there_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunks' values fit the first sums; later ones are the smallest doubles
+    written in full (25 places): those chunks are grouped with the finer sums too, and the
+    groups of both kinds merge to the row reader's digits."""
+    items = _items(80)
+    for i, item in enumerate(items[40:], 40):
+        item["billingPreTaxTotal"] = Decimal(repr(i / 3e9))  # 1.3333333333333334e-08
+    path = tmp_path / "usage.jsonl"
+    path.write_text(_text(items), encoding="utf-8")
+    assert "1.3333333333333334E-8," in path.read_text()
+    groups = in_chunks_as_by_rows(path, monkeypatch, size=2000)
+    costs = sum((Decimal(str(item["billingPreTaxTotal"])) for item in items), Decimal(0))
+    finer = [t for t in groups.frame.get_column("t1").to_list() if t]
+    assert finer, "no finer sums"
+    assert sum(groups.frame.get_column("s1").to_list(), Decimal(0)) + sum(finer) == costs
 
 
 def test_long_numbers_are_taken_from_their_lines_by_their_keys() -> None:

@@ -18,7 +18,7 @@ from billbridge.sources.partner_center.columns import Field, bind, canonical
 from billbridge.sources.partner_center.dates import parse_date, parse_timestamp
 from billbridge.sources.partner_center.numbers import parse_decimal, tidy
 
-from .builders import USAGE_COLUMNS, read, usage_row, write_csv
+from .builders import USAGE_COLUMNS, by_rows, hashes, read, spy, usage_row, write_csv
 
 
 @pytest.mark.parametrize(
@@ -278,3 +278,60 @@ def test_a_group_that_could_outgrow_the_decimals_goes_to_the_row_reader(
     monkeypatch.setattr(columnar, "MAX_GROUP_ROWS", 5)
     assert _usage_quantity(read(*paths)) == expected
     assert reread == [str(path) for path in paths]  # each file gave up on its own
+
+
+small_decimals = st.decimals(
+    min_value=Decimal("-0.999"), max_value=Decimal("0.999"), places=30, allow_nan=False
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(decimals, small_decimals), min_size=1, max_size=40), st.booleans())
+def test_what_the_columnar_sums_take_they_take_exactly(values: list[Decimal], lower: bool) -> None:
+    """A value either decimal takes (20 places below 1E11, 30 places below 1) is cast to its
+    exact value: polars' cast rounds silently where a decimal has too few places."""
+    texts = [t for v in values for t in (str(v), format(v, "f"), exponent_text(v, lower))]
+    frame = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String)})
+    found = frame.select(
+        columnar.accepted(pl.col("text")).alias("ok"), columnar.exactly(pl.col("text")).alias("v")
+    )
+    for text, ok, value in zip(texts, found["ok"], found["v"], strict=True):
+        if ok:
+            assert Decimal(value) == Decimal(text), text
+    plain = dict(zip(texts, found["ok"], strict=True))
+    for v in values:
+        places = -int(v.as_tuple().exponent)
+        if (abs(v) < Decimal("1E11") and places <= 20) or (abs(v) < 1 and places <= 30):
+            assert plain[format(v, "f")], format(v, "f")
+
+
+@pytest.mark.parametrize(
+    "tiny", ["7.685866666666667E-8", "0.000000076858666666666667", "-1.2444366666666666e-07"]
+)
+def test_values_of_more_than_20_places_are_summed_in_columns_exactly(
+    tiny: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The smallest doubles written in full need more places than the first sums keep: the
+    file is grouped again with finer sums for them, not read row by row."""
+    rows = [usage_row(Quantity="1.5", BillingPreTaxTotal="0.25") for _ in range(3)]
+    rows.append(usage_row(Quantity=tiny, BillingPreTaxTotal=tiny))
+    path = write_csv(tmp_path / "usage.csv", rows, USAGE_COLUMNS)
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes and outcomes[0] is not None, "the columnar reader gave up"
+    assert hashes(result) == hashes(by_rows(path, monkeypatch))
+    line = result.reports[0].report.lines[0]
+    assert line.usage_quantity == Decimal("4.5") + Decimal(tiny)
+
+
+def test_a_value_of_more_places_than_the_finer_sums_keep_goes_to_the_row_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [usage_row(Quantity="1.5"), usage_row(Quantity="1.5E-31")]
+    path = write_csv(tmp_path / "usage.csv", rows, USAGE_COLUMNS)
+    outcomes = spy(monkeypatch)
+    result = read(path)
+    assert outcomes == [None]
+    assert result.reports[0].report.lines[0].usage_quantity == Decimal(
+        "1.50000000000000000000000000000015"
+    )

@@ -4,10 +4,13 @@ polars reads the columns billbridge uses as text (from CSV, or from the JSON lin
 usage export) and groups the rows by the raw text of the key columns (`usage.KEY_FIELDS`). The
 two summed columns are checked against `FAST_NUMBER`, a stricter form of
 `numbers.parse_decimal`'s pattern that only admits numbers a 20-place decimal holds exactly,
-and summed as such decimals, in groups too small for a sum to outgrow them. The groups of all
-the files read so are merged (`UsageGroups`), then `usage.finish` parses each distinct key
-once. A CSV's physical lines are counted meanwhile, in a thread, so that row numbers can be
-shown as line numbers.
+and summed as such decimals, in groups too small for a sum to outgrow them. A file with
+values of more places (the smallest doubles written in full, `7.685866666666667E-8`) is
+grouped again with a second, finer sum per column for the values below 1 that `SMALL_NUMBER`
+admits (30 places); each group's total is the two sums added exactly. The groups of all the
+files read so are merged (`UsageGroups`), then `usage.finish` parses each distinct key once.
+A CSV's physical lines are counted meanwhile, in a thread, so that row numbers can be shown as
+line numbers.
 
 This reader proves a file good or gives up: anything it cannot vouch for (a value that does not
 match, blanks where a value is required, more decimal places, a row with more fields than the
@@ -25,6 +28,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ import polars as pl
 from billbridge.sources.lines import newlines
 from billbridge.sources.partner_center.columns import Binding, canonical
 from billbridge.sources.partner_center.files import GZIP_ERRORS, Refused, Source
+from billbridge.sources.partner_center.numbers import exact
 from billbridge.sources.partner_center.usage import (
     KEY_FIELDS,
     LABEL_FIELDS,
@@ -45,7 +50,7 @@ from billbridge.sources.partner_center.usage import (
 )
 
 SCALE = 20
-"""Decimal places the sums are kept at; a value with more sends the file to the row reader."""
+"""Decimal places the sums are kept at (the finer sums: `SMALL_SCALE`)."""
 _PRECISION = 38
 _DECIMAL = pl.Decimal(_PRECISION, SCALE)
 _MAX_ADJUSTED = 10
@@ -105,6 +110,26 @@ def _fast_number(scale: int, max_adjusted: int) -> str:
 
 
 FAST_NUMBER = _fast_number(SCALE, _MAX_ADJUSTED)
+SMALL_SCALE = 30
+"""Decimal places the sums of small values are kept at (a second sum per column, taken only
+by a file that needs it)."""
+_SMALL_DECIMAL = pl.Decimal(_PRECISION, SMALL_SCALE)
+
+
+def _small_number(scale: int) -> str:
+    """Numbers below 1 in magnitude with at most `scale` places, as `numbers.NUMBER` has them:
+    plain (`0.000000076858666666666667`), or one digit with up to `scale - k` places and the
+    exponent -k, 1 <= k <= scale (`7.685866666666667E-8`, a double written in full)."""
+    forms = [rf"0*\.\d{{1,{scale}}}"]
+    for k in range(1, scale + 1):
+        written = f"0?{k}" if k < 10 else str(k)
+        forms.append(rf"\d(?:\.\d{{0,{scale - k}}})?[eE]-{written}")
+    return "^[+-]?(?:" + "|".join(forms) + ")$"
+
+
+SMALL_NUMBER = _small_number(SMALL_SCALE)
+"""Summed values `FAST_NUMBER` does not admit that a second, finer sum can take: fewer than
+`MAX_GROUP_ROWS` of them sum below 1E7, which a decimal of 30 places holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +248,7 @@ def _merge(parts: list[pl.DataFrame], columns: Layout) -> pl.DataFrame:
         .lazy()
         .group_by(keys)
         .agg(
-            pl.col("__rows", "__bad", "s0", "s1").sum(),
+            pl.col("__rows", "__bad", "s0", "s1", "t0", "t1").sum(),
             pl.col("__first").min(),
             *[pl.col(f"l{i}").min() for i in range(len(columns.labels))],
         )
@@ -243,37 +268,52 @@ def bounded(groups: pl.DataFrame) -> pl.DataFrame:
 
 
 def _groups(
-    frame: pl.LazyFrame, names: dict[str, str], columns: Layout, *, skip_empty: bool = False
+    frame: pl.LazyFrame,
+    names: dict[str, str],
+    columns: Layout,
+    *,
+    skip_empty: bool = False,
+    small: bool = False,
 ) -> pl.DataFrame | None:
     """The rows grouped by their raw keys, or None if a value is not vouched for."""
-    groups = bounded(_aggregate(frame, names, columns, skip_empty=skip_empty).collect())
-    if groups.height == 0 or int(groups.get_column("__bad").sum()) > 0:
+    groups = bounded(
+        _aggregate(frame, names, columns, skip_empty=skip_empty, small=small).collect()
+    )
+    if groups.height == 0:
         return None
+    if int(groups.get_column("__bad").sum()) > 0:
+        # a second scan with the finer sums costs less than the row reader, where that helps
+        return None if small else _groups(frame, names, columns, skip_empty=skip_empty, small=True)
     labels = [f"l{i}" for i in range(len(columns.labels))]
     if not skip_empty and groups.select(pl.any_horizontal(pl.col(labels) == "").any()).item():
-        return _groups(frame, names, columns, skip_empty=True)
+        return _groups(frame, names, columns, skip_empty=True, small=small)
     return groups
 
 
 def _aggregate(
-    frame: pl.LazyFrame, names: dict[str, str], columns: Layout, *, skip_empty: bool
+    frame: pl.LazyFrame,
+    names: dict[str, str],
+    columns: Layout,
+    *,
+    skip_empty: bool,
+    small: bool = False,
 ) -> pl.LazyFrame:
     """`frame` grouped by the raw keys: `frame` has a text column per canonical key as `names`
-    says, `_ROW` (the line of each row) and `_EXTRA` (not null: a row to refuse)."""
+    says, `_ROW` (the line of each row) and `_EXTRA` (not null: a row to refuse). With `small`,
+    the values `SMALL_NUMBER` admits are summed too, apart (which costs a third more)."""
 
     def column(key: str | None) -> pl.Expr:
         return pl.lit(None, dtype=pl.String) if key is None else pl.col(names[key])
 
     keys = [column(key).alias(f"k{i}") for i, key in enumerate(columns.keys)]
-    # Per group, how many values are not vouched for: extra fields, numbers the pattern does not
-    # admit or the cast does not take (blanks are neither). Any at all sends the file to rows.
+    # Per group, how many values are not vouched for: extra fields, numbers the patterns do not
+    # admit or the casts do not take (blanks are neither). Any at all sends the file to rows.
     unproven = [pl.col(_EXTRA).count()]
     sums: list[pl.Expr] = []
     for i, key in enumerate(columns.sums):
-        text = column(key)
-        number = text.cast(_DECIMAL, strict=False)
-        unproven += [pl.len() - text.str.contains(FAST_NUMBER).sum(), pl.len() - number.count()]
-        sums.append(number.sum().alias(f"s{i}"))
+        found, not_vouched = _summed(column(key), small=small)
+        sums += [found[0].alias(f"s{i}"), found[1].alias(f"t{i}")]
+        unproven += not_vouched
     # A quoted empty field ("") is an empty string to polars and a blank to the row reader. It
     # is rare, and leaving it out of every row costs a copy of each label column, so the first
     # run takes the plain minimum and only a file where that is "" is grouped again without.
@@ -290,11 +330,38 @@ def _aggregate(
     )
 
 
-def accepted(text: pl.Expr) -> pl.Expr:
-    """True where the columnar sums can take the value exactly; elsewhere the file goes to the
-    row reader (so this must accept nothing `numbers.parse_decimal` rejects)."""
+def _summed(text: pl.Expr, *, small: bool) -> tuple[tuple[pl.Expr, pl.Expr], list[pl.Expr]]:
+    """A column's two sums per group (the values `FAST_NUMBER` admits, and with `small` those
+    `SMALL_NUMBER` admits besides; a null sum without), and the counts of values neither
+    takes."""
     number = text.cast(_DECIMAL, strict=False)
-    return (text.str.contains(FAST_NUMBER) & number.is_not_null()).fill_null(False)
+    fast = text.str.contains(FAST_NUMBER)
+    if not small:
+        # any value at all that is not vouched for refuses the file: no need to leave it out
+        unproven = [pl.len() - fast.sum(), pl.len() - number.count()]
+        return (number.sum(), pl.lit(None, dtype=_SMALL_DECIMAL)), unproven
+    big = pl.when(fast).then(number)
+    tiny = pl.when(~fast & text.str.contains(SMALL_NUMBER))
+    finer = tiny.then(text.cast(_SMALL_DECIMAL, strict=False))
+    return (big.sum(), finer.sum()), [pl.len() - big.count() - finer.count()]
+
+
+def accepted(text: pl.Expr) -> pl.Expr:
+    """True where the columnar sums can take the value exactly (in the first sum or the finer
+    one); elsewhere the file goes to the row reader (so this must accept nothing
+    `numbers.parse_decimal` rejects)."""
+    fast = text.str.contains(FAST_NUMBER)
+    big = fast & text.cast(_DECIMAL, strict=False).is_not_null()
+    finer = text.str.contains(SMALL_NUMBER) & text.cast(_SMALL_DECIMAL, strict=False).is_not_null()
+    return (big | (~fast & finer)).fill_null(False)
+
+
+def exactly(text: pl.Expr) -> pl.Expr:
+    """The value as the columnar sums take it, as text: from the first sum's decimals where
+    `FAST_NUMBER` admits it, else from the finer sum's (to test that neither cast rounds)."""
+    big = text.cast(_DECIMAL, strict=False).cast(pl.String)
+    finer = text.cast(_SMALL_DECIMAL, strict=False).cast(pl.String)
+    return pl.when(text.str.contains(FAST_NUMBER)).then(big).otherwise(finer)
 
 
 def _non_empty(text: pl.Expr) -> pl.Expr:
@@ -306,11 +373,18 @@ def _raw_groups(frame: pl.DataFrame) -> RawGroups:
     def column(name: str) -> list[Any]:
         return frame.get_column(name).to_list()
 
+    def total(i: int) -> list[Decimal]:
+        finer = column(f"t{i}")
+        if not any(finer):
+            return column(f"s{i}")
+        with exact():
+            return [s + (t or 0) for s, t in zip(column(f"s{i}"), finer, strict=True)]
+
     return RawGroups(
         keys=[column(f"k{i}") for i in range(len(KEY_FIELDS))],
         lines=column("__first"),
-        quantities=column("s0"),
-        costs=column("s1"),
+        quantities=total(0),
+        costs=total(1),
         labels=list(zip(*(column(f"l{i}") for i in range(len(LABEL_FIELDS))), strict=True)),
     )
 

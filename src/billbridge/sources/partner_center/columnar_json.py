@@ -101,6 +101,7 @@ def _chunk_groups(
     # Labels are checked row by row (a group keeps only its smallest); keys once grouped, on
     # their distinct values; summed values must be numbers, which none of the odd forms is.
     labels = [names[key] for key in columns.labels if key is not None]
+    group = _Grouping(names, columns)
     parts: list[pl.DataFrame] = []
     pending: list[pl.DataFrame] = []
     lines = 0
@@ -127,14 +128,18 @@ def _chunk_groups(
             pending.append(frame)
             lines += frame.height
             if len(pending) == _GROUP_EVERY:
-                parts.append(_grouped(pending, grouped, names, columns))
-                pending, grouped = [], lines
-                if int(parts[-1].get_column("__bad").sum()) > 0:
+                part = group(pending, grouped)
+                if part is None:
                     return None  # a value not vouched for: the rest need not be read so
+                parts.append(part)
+                pending, grouped = [], lines
             if len(parts) == _MERGE_EVERY:
                 parts = [_merge(parts, columns)]
     if pending:
-        parts.append(_grouped(pending, grouped, names, columns))
+        part = group(pending, grouped)
+        if part is None:
+            return None
+        parts.append(part)
     return parts, lines
 
 
@@ -197,14 +202,29 @@ def _written(raw: pl.Series, long_numbers: str) -> dict[str, pl.Series]:
     return written
 
 
-def _grouped(
-    frames: list[pl.DataFrame], lines: int, names: dict[str, str], columns: Layout
-) -> pl.DataFrame:
-    """The groups of consecutive chunks' rows, which follow `lines` lines."""
-    frame = pl.concat(frames).with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
-    # Without blank lines, row N (from 0) is line lines + N + 1.
-    frame = frame.with_row_index(_ROW, offset=lines + 1)
-    return bounded(_aggregate(frame.lazy(), names, columns, skip_empty=True).collect())
+@dataclass(slots=True)
+class _Grouping:
+    """Groups consecutive chunks' rows, with the finer sums too where a value needs them; once
+    a batch needs them the later ones get them at once (a file of doubles written in full,
+    `7.685866666666667E-8`, needs them throughout)."""
+
+    names: dict[str, str]
+    columns: Layout
+    small: bool = False
+
+    def __call__(self, frames: list[pl.DataFrame], lines: int) -> pl.DataFrame | None:
+        """The groups of `frames`, which follow `lines` lines; None if a value is not vouched
+        for even so."""
+        rows = pl.concat(frames).with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
+        # Without blank lines, row N (from 0) is line lines + N + 1.
+        frame = rows.with_row_index(_ROW, offset=lines + 1).lazy()
+        for small in (True,) if self.small else (False, True):
+            found = _aggregate(frame, self.names, self.columns, skip_empty=True, small=small)
+            groups = bounded(found.collect())
+            if int(groups.get_column("__bad").sum()) == 0:
+                self.small = small
+                return groups
+        return None
 
 
 @contextmanager
