@@ -202,9 +202,9 @@ class UsageGroups:
         """Per file, the meters first seen in it; `BadKey` if a raw key is bad (which only
         the row reader can say where), `Unmerged` if the files' groups could outgrow the
         decimals polars sums in (the row reader's sums have no bound)."""
+        if self._unmerged:
+            raise Unmerged
         try:
-            if self._unmerged:
-                raise Unmerged
             merged = _merge(self._parts, self.layout) if len(self._parts) > 1 else self._parts[0]
         except pl.exceptions.PolarsError:
             raise Unmerged from None
@@ -276,18 +276,33 @@ def _groups(
     small: bool = False,
 ) -> pl.DataFrame | None:
     """The rows grouped by their raw keys, or None if a value is not vouched for."""
-    groups = bounded(
-        _aggregate(frame, names, columns, skip_empty=skip_empty, small=small).collect()
-    )
-    if groups.height == 0:
+    found = vouched(frame, names, columns, skip_empty=skip_empty, small=small)
+    if found is None or found[0].height == 0:
         return None
-    if int(groups.get_column("__bad").sum()) > 0:
-        # a second scan with the finer sums costs less than the row reader, where that helps
-        return None if small else _groups(frame, names, columns, skip_empty=skip_empty, small=True)
+    groups, small = found
     labels = [f"l{i}" for i in range(len(columns.labels))]
     if not skip_empty and groups.select(pl.any_horizontal(pl.col(labels) == "").any()).item():
         return _groups(frame, names, columns, skip_empty=True, small=small)
     return groups
+
+
+def vouched(
+    frame: pl.LazyFrame,
+    names: dict[str, str],
+    columns: Layout,
+    *,
+    skip_empty: bool,
+    small: bool = False,
+) -> tuple[pl.DataFrame, bool] | None:
+    """`frame` grouped (`_aggregate`) with the first sums only, or, where a value needs them
+    (or `small` says so already), with the finer sums too; and whether it took them. None if
+    a value is not vouched for even so. A second pass costs less than the row reader."""
+    for finer in (True,) if small else (False, True):
+        found = _aggregate(frame, names, columns, skip_empty=skip_empty, small=finer)
+        groups = bounded(found.collect())
+        if int(groups.get_column("__bad").sum()) == 0:
+            return groups, finer
+    return None
 
 
 def _aggregate(
@@ -334,34 +349,36 @@ def _summed(text: pl.Expr, *, small: bool) -> tuple[tuple[pl.Expr, pl.Expr], lis
     """A column's two sums per group (the values `FAST_NUMBER` admits, and with `small` those
     `SMALL_NUMBER` admits besides; a null sum without), and the counts of values neither
     takes."""
-    number = text.cast(_DECIMAL, strict=False)
-    fast = text.str.contains(FAST_NUMBER)
     if not small:
         # any value at all that is not vouched for refuses the file: no need to leave it out
-        unproven = [pl.len() - fast.sum(), pl.len() - number.count()]
+        number = text.cast(_DECIMAL, strict=False)
+        unproven = [pl.len() - text.str.contains(FAST_NUMBER).sum(), pl.len() - number.count()]
         return (number.sum(), pl.lit(None, dtype=_SMALL_DECIMAL)), unproven
-    big = pl.when(fast).then(number)
-    tiny = pl.when(~fast & text.str.contains(SMALL_NUMBER))
-    finer = tiny.then(text.cast(_SMALL_DECIMAL, strict=False))
+    big, finer = _taken(text)
     return (big.sum(), finer.sum()), [pl.len() - big.count() - finer.count()]
+
+
+def _taken(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Each value as the first sum takes it (where `FAST_NUMBER` admits it) and as the finer
+    sum takes it (where only `SMALL_NUMBER` does); null where the sum does not take it."""
+    fast = text.str.contains(FAST_NUMBER)
+    big = pl.when(fast).then(text.cast(_DECIMAL, strict=False))
+    tiny = ~fast & text.str.contains(SMALL_NUMBER)
+    return big, pl.when(tiny).then(text.cast(_SMALL_DECIMAL, strict=False))
+
+
+def exactly(text: pl.Expr) -> pl.Expr:
+    """The value as the columnar sums take it, as text; null where neither takes it (and the
+    file goes to the row reader)."""
+    big, finer = _taken(text)
+    return pl.coalesce(big.cast(pl.String), finer.cast(pl.String))
 
 
 def accepted(text: pl.Expr) -> pl.Expr:
     """True where the columnar sums can take the value exactly (in the first sum or the finer
     one); elsewhere the file goes to the row reader (so this must accept nothing
     `numbers.parse_decimal` rejects)."""
-    fast = text.str.contains(FAST_NUMBER)
-    big = fast & text.cast(_DECIMAL, strict=False).is_not_null()
-    finer = text.str.contains(SMALL_NUMBER) & text.cast(_SMALL_DECIMAL, strict=False).is_not_null()
-    return (big | (~fast & finer)).fill_null(False)
-
-
-def exactly(text: pl.Expr) -> pl.Expr:
-    """The value as the columnar sums take it, as text: from the first sum's decimals where
-    `FAST_NUMBER` admits it, else from the finer sum's (to test that neither cast rounds)."""
-    big = text.cast(_DECIMAL, strict=False).cast(pl.String)
-    finer = text.cast(_SMALL_DECIMAL, strict=False).cast(pl.String)
-    return pl.when(text.str.contains(FAST_NUMBER)).then(big).otherwise(finer)
+    return exactly(text).is_not_null()
 
 
 def _non_empty(text: pl.Expr) -> pl.Expr:

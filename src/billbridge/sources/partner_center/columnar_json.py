@@ -34,13 +34,7 @@ from typing import IO, TypeVar
 import polars as pl
 
 from billbridge.sources.heap import big_buffers_on_heap
-from billbridge.sources.partner_center.columnar import (
-    _EXTRA,
-    _ROW,
-    _aggregate,
-    _merge,
-    bounded,
-)
+from billbridge.sources.partner_center.columnar import _EXTRA, _ROW, _merge, vouched
 from billbridge.sources.partner_center.columns import canonical
 from billbridge.sources.partner_center.files import MAX_LINE_BYTES, Source, open_content
 from billbridge.sources.partner_center.usage import Layout
@@ -218,13 +212,11 @@ class _Grouping:
         rows = pl.concat(frames).with_columns(pl.lit(None, dtype=pl.String).alias(_EXTRA))
         # Without blank lines, row N (from 0) is line lines + N + 1.
         frame = rows.with_row_index(_ROW, offset=lines + 1).lazy()
-        for small in (True,) if self.small else (False, True):
-            found = _aggregate(frame, self.names, self.columns, skip_empty=True, small=small)
-            groups = bounded(found.collect())
-            if int(groups.get_column("__bad").sum()) == 0:
-                self.small = small
-                return groups
-        return None
+        found = vouched(frame, self.names, self.columns, skip_empty=True, small=self.small)
+        if found is None:
+            return None
+        groups, self.small = found
+        return groups
 
 
 @contextmanager
